@@ -1,0 +1,59 @@
+//! Command-line definition (clap) and dispatch. Commands arrive with the issues that build them;
+//! until then `capstan` answers `--help` and `--version`.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Capstan: a pull-based GitOps continuous-delivery controller for Kubernetes.
+///
+/// Runs inside the cluster, pulls a manifest repository, renders kustomize overlays natively,
+/// diffs them against live objects and applies them with server-side apply.
+#[derive(Debug, Parser)]
+#[command(
+    name = "capstan",
+    version,
+    about,
+    long_about,
+    arg_required_else_help = true
+)]
+struct Cli {}
+
+/// Parses `args` and runs the chosen command, returning the process exit code.
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    match Cli::try_parse_from(args) {
+        Ok(Cli {}) => ExitCode::SUCCESS,
+        Err(err) => {
+            // clap prints help and version to stdout with exit code 0, usage errors to stderr with 2.
+            let code = err.exit_code();
+            let _ = err.print();
+            ExitCode::from(u8::try_from(code).unwrap_or(2))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn version_flag_reports_the_package_version() {
+        let err = Cli::command()
+            .try_get_matches_from(["capstan", "--version"])
+            .expect_err("--version stops parsing");
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayVersion);
+        assert!(err.to_string().contains(env!("CARGO_PKG_VERSION")));
+    }
+}

@@ -1,0 +1,69 @@
+//! Where the test binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)
+//! live. They are built by `cargo xtask testenv build` into a cache outside the repository, keyed
+//! by the Kubernetes release pinned in `crates/testenv/k8s/go.mod`.
+
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+
+/// Environment variable that overrides the directory holding the test binaries.
+pub const BIN_DIR_ENV: &str = "CAPSTAN_TESTENV_BIN_DIR";
+
+/// The wrapper module that pins the Kubernetes release; its `require` line is the single source
+/// of the version.
+const GO_MOD: &str = include_str!("../k8s/go.mod");
+
+/// The kwok release used for fake nodes and pods (kept in step with xtask's `KWOK_VERSION`).
+pub const KWOK_VERSION: &str = "v0.8.0";
+
+/// The Kubernetes release the test binaries are built from, e.g. `v1.35.4`.
+pub fn kubernetes_version() -> &'static str {
+    GO_MOD
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("require k8s.io/kubernetes "))
+        .map(str::trim)
+        .next()
+        .unwrap_or("unknown")
+}
+
+/// The directory holding the test binaries: `$CAPSTAN_TESTENV_BIN_DIR`, else
+/// `$XDG_CACHE_HOME/capstan/testenv/k8s-<version>` (`~/.cache` when unset).
+pub fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(BIN_DIR_ENV) {
+        return PathBuf::from(dir);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    cache
+        .join("capstan")
+        .join("testenv")
+        .join(format!("k8s-{}-kwok-{KWOK_VERSION}", kubernetes_version()))
+}
+
+/// The path of one component's binary, or an error naming the component when it is missing.
+pub fn require(component: &'static str) -> Result<PathBuf, Error> {
+    let path = bin_dir().join(component);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(Error::MissingBinary { component, path })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kubernetes_version;
+
+    #[test]
+    fn kubernetes_version_comes_from_the_wrapper_go_mod() {
+        let version = kubernetes_version();
+        assert!(version.starts_with("v1."), "unexpected version {version:?}");
+        assert_eq!(
+            version.split('.').count(),
+            3,
+            "not a full release: {version:?}"
+        );
+    }
+}

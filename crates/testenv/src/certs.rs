@@ -1,0 +1,96 @@
+//! Key material for one control plane: a throw-away CA, a serving certificate for loopback signed
+//! by it (used by kube-apiserver, kube-controller-manager and kube-scheduler, so clients verify TLS
+//! for real), the service-account signing key, and random bearer tokens.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+
+use crate::Error;
+
+/// Paths of the PEM files written for a control plane.
+#[derive(Debug, Clone)]
+pub struct Pki {
+    /// The CA certificate clients trust.
+    pub ca_cert: PathBuf,
+    /// Serving certificate for `127.0.0.1` and `localhost`.
+    pub serving_cert: PathBuf,
+    /// Key of the serving certificate.
+    pub serving_key: PathBuf,
+    /// Service-account token signing key (private).
+    pub sa_key: PathBuf,
+    /// Service-account token verification key (public).
+    pub sa_pub: PathBuf,
+}
+
+impl Pki {
+    /// Generates the key material and writes it under `dir`.
+    pub fn generate(dir: &Path) -> Result<Self, Error> {
+        let ca_key = KeyPair::generate()?;
+        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "capstan-testenv-ca");
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca_cert = ca_params.self_signed(&ca_key)?;
+        let issuer = Issuer::new(ca_params, ca_key);
+
+        let serving_key = KeyPair::generate()?;
+        let mut serving =
+            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?;
+        serving
+            .distinguished_name
+            .push(DnType::CommonName, "capstan-testenv");
+        serving.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        serving.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let serving_cert = serving.signed_by(&serving_key, &issuer)?;
+
+        let sa = KeyPair::generate()?;
+
+        let pki = Self {
+            ca_cert: dir.join("ca.crt"),
+            serving_cert: dir.join("serving.crt"),
+            serving_key: dir.join("serving.key"),
+            sa_key: dir.join("sa.key"),
+            sa_pub: dir.join("sa.pub"),
+        };
+        write(&pki.ca_cert, &ca_cert.pem())?;
+        write(&pki.serving_cert, &serving_cert.pem())?;
+        write(&pki.serving_key, &serving_key.serialize_pem())?;
+        write(&pki.sa_key, &sa.serialize_pem())?;
+        write(&pki.sa_pub, &sa.public_key_pem())?;
+        Ok(pki)
+    }
+}
+
+/// A random bearer token: 32 hex digits from the kernel's random source.
+pub fn random_token() -> Result<String, Error> {
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|source| Error::Prepare {
+            what: "a random token".to_owned(),
+            source,
+        })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Writes a file, naming it in the error.
+pub fn write(path: &Path, contents: &str) -> Result<(), Error> {
+    std::fs::write(path, contents).map_err(|source| Error::Prepare {
+        what: path.display().to_string(),
+        source,
+    })
+}

@@ -1,0 +1,122 @@
+//! `cargo xtask`: the developer entry points.
+//!
+//! - `cargo xtask test` — install what is missing, then fmt, clippy and the whole test suite.
+//! - `cargo xtask testenv build|up [--workloads]|down` — the local control plane for trying
+//!   Capstan by hand.
+//! - `cargo xtask demo` — the control plane with the workload tier, in the foreground.
+
+mod demo;
+mod prereqs;
+mod testenv;
+
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  test                         install missing tools, then cargo fmt --check, clippy and all tests
+  demo                         run a local control plane with the workload tier until Ctrl-C
+  testenv build                build the Kubernetes test binaries into the cache (if missing)
+  testenv up [--workloads]     start a control plane in the background; prints its kubeconfig path
+  testenv down                 stop it, leaving no process behind";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["test"] => test(),
+        ["demo"] => demo::run(),
+        ["testenv", "build"] => testenv::build().map(|_| ()),
+        ["testenv", "up"] => testenv::up(false),
+        ["testenv", "up", "--workloads"] => testenv::up(true),
+        ["testenv", "down"] => testenv::down(),
+        ["help" | "--help" | "-h"] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The whole check a CI run does: prerequisites, formatting, lints, then every test.
+fn test() -> anyhow::Result<()> {
+    let mut timings = Vec::new();
+    let mut step = |name: &'static str, f: &mut dyn FnMut() -> anyhow::Result<()>| {
+        let start = Instant::now();
+        eprintln!("xtask: == {name}");
+        let result = f();
+        timings.push((name, start.elapsed()));
+        result.with_context(|| format!("step `{name}` failed"))
+    };
+    step("install Debian packages and Rust components", &mut || {
+        prereqs::ensure()
+    })?;
+    let mut bin_dir = None;
+    step("build Kubernetes test binaries", &mut || {
+        bin_dir = Some(testenv::build()?);
+        Ok(())
+    })?;
+    let bin_dir = bin_dir.context("test binaries were not built")?;
+    step("cargo fmt --check", &mut || {
+        cargo(&["fmt", "--all", "--", "--check"], &[])
+    })?;
+    step("cargo clippy", &mut || {
+        cargo(
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--locked",
+                "--",
+                "-D",
+                "warnings",
+            ],
+            &[],
+        )
+    })?;
+    step("cargo test", &mut || {
+        let bin_dir = bin_dir.to_string_lossy();
+        cargo(
+            &["test", "--workspace", "--locked"],
+            &[
+                ("CAPSTAN_TESTENV_BIN_DIR", &bin_dir),
+                ("RUST_BACKTRACE", "0"),
+            ],
+        )
+    })?;
+    eprintln!("xtask: timings:");
+    for (name, elapsed) in &timings {
+        eprintln!("xtask:   {:>7.1}s  {name}", elapsed.as_secs_f64());
+    }
+    Ok(())
+}
+
+/// Runs `cargo ARGS` with extra environment variables, failing on a non-zero exit.
+pub(crate) fn cargo(args: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    run(Command::new(cargo).args(args).envs(envs.iter().copied()))
+}
+
+/// Runs a command with inherited output, failing with the command line on a non-zero exit.
+pub(crate) fn run(command: &mut Command) -> anyhow::Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("cannot run {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed: {status}");
+    }
+    Ok(())
+}

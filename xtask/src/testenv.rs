@@ -1,0 +1,287 @@
+//! `cargo xtask testenv`: builds the Kubernetes test binaries from the Go modules pinned in
+//! `crates/testenv/k8s/go.mod` into a cache outside the repository, and starts or stops a
+//! control plane in the background for use with kubectl.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::{cargo, run};
+
+/// kwok release for fake nodes and pods; `capstan-testenv` names the same one.
+const KWOK_VERSION: &str = "v0.8.0";
+
+/// The components built from the wrapper module, and their Go packages.
+const COMPONENTS: &[(&str, &str)] = &[
+    ("etcd", "go.etcd.io/etcd/server/v3"),
+    ("kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver"),
+    (
+        "kube-controller-manager",
+        "k8s.io/kubernetes/cmd/kube-controller-manager",
+    ),
+    ("kube-scheduler", "k8s.io/kubernetes/cmd/kube-scheduler"),
+];
+
+/// How long `up` and `demo` wait for the control plane.
+const START_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The repository root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_owned)
+}
+
+/// `~/.cache/capstan` (or `$XDG_CACHE_HOME/capstan`).
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("capstan")
+}
+
+/// Builds whichever test binaries are missing and returns their directory.
+pub fn build() -> anyhow::Result<PathBuf> {
+    let module = workspace_root().join("crates/testenv/k8s");
+    let go_mod =
+        std::fs::read_to_string(module.join("go.mod")).context("reading the wrapper go.mod")?;
+    let version = go_mod
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("require k8s.io/kubernetes "))
+        .map(str::trim)
+        .context("the wrapper go.mod does not require k8s.io/kubernetes")?;
+    let dir = cache_dir()
+        .join("testenv")
+        .join(format!("k8s-{version}-kwok-{KWOK_VERSION}"));
+    std::fs::create_dir_all(&dir)?;
+    let minor = version
+        .split('.')
+        .nth(1)
+        .context("malformed Kubernetes version")?;
+    let ldflags = format!(
+        "-s -w -X k8s.io/component-base/version.gitVersion={version} \
+         -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor={minor}"
+    );
+    for (name, package) in COMPONENTS {
+        let target = dir.join(name);
+        if target.is_file() {
+            continue;
+        }
+        eprintln!("xtask: building {name} {version} from the Go modules (cold: several minutes)");
+        let start = Instant::now();
+        let partial = dir.join(format!("{name}.partial"));
+        run(go()
+            .current_dir(&module)
+            .args(["build", "-trimpath", "-ldflags", &ldflags, "-o"])
+            .arg(&partial)
+            .arg(package))?;
+        std::fs::rename(&partial, &target)?;
+        eprintln!(
+            "xtask: built {name} in {:.0}s",
+            start.elapsed().as_secs_f64()
+        );
+    }
+    let kwok = dir.join("kwok");
+    if !kwok.is_file() {
+        eprintln!("xtask: installing kwok {KWOK_VERSION}");
+        let gobin = dir.join("kwok.partial.d");
+        run(go().env("GOBIN", &gobin).args([
+            "install",
+            &format!("sigs.k8s.io/kwok/cmd/kwok@{KWOK_VERSION}"),
+        ]))?;
+        std::fs::rename(gobin.join("kwok"), &kwok)?;
+        let _ = std::fs::remove_dir_all(&gobin);
+    }
+    eprintln!("xtask: test binaries in {}", dir.display());
+    Ok(dir)
+}
+
+/// A `go` command that never downloads a toolchain and builds static binaries.
+fn go() -> Command {
+    let mut command = Command::new("go");
+    command
+        .env("GOTOOLCHAIN", "local")
+        .env("CGO_ENABLED", "0")
+        .env("GOFLAGS", "-buildvcs=false");
+    command
+}
+
+/// Builds the `capstan-testenv` supervisor and returns its path.
+pub fn build_supervisor() -> anyhow::Result<PathBuf> {
+    cargo(
+        &[
+            "build",
+            "--quiet",
+            "--package",
+            "capstan-testenv",
+            "--bin",
+            "capstan-testenv",
+        ],
+        &[],
+    )?;
+    let metadata = cargo_metadata::MetadataCommand::new()
+        .no_deps()
+        .current_dir(workspace_root())
+        .exec()
+        .context("cargo metadata")?;
+    Ok(metadata
+        .target_directory
+        .join("debug")
+        .join("capstan-testenv")
+        .into_std_path_buf())
+}
+
+/// Starts the supervisor with `--state-dir state`, detached or in the foreground.
+pub fn spawn_supervisor(state: &Path, workloads: bool, detached: bool) -> anyhow::Result<Child> {
+    let bin_dir = build()?;
+    let supervisor = build_supervisor()?;
+    std::fs::create_dir_all(state)?;
+    let mut command = if detached {
+        // Its own session: it outlives this command and ignores the terminal's Ctrl-C.
+        let log = std::fs::File::create(state.join("supervisor.log"))?;
+        let mut c = Command::new("setsid");
+        c.arg(&supervisor).stdout(log.try_clone()?).stderr(log);
+        c
+    } else {
+        let mut c = Command::new(&supervisor);
+        c.stdout(Stdio::null());
+        c
+    };
+    command
+        .arg("--state-dir")
+        .arg(state)
+        .args(workloads.then_some("--workloads"))
+        .env("CAPSTAN_TESTENV_BIN_DIR", &bin_dir)
+        .stdin(Stdio::null());
+    command.spawn().context("starting capstan-testenv")
+}
+
+/// Waits for the supervisor to write `ready` (returns the apiserver URL) or `error`.
+pub fn wait_ready(state: &Path, supervisor: &mut Child) -> anyhow::Result<String> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if let Ok(server) = std::fs::read_to_string(state.join("ready")) {
+            return Ok(server);
+        }
+        if let Ok(error) = std::fs::read_to_string(state.join("error")) {
+            bail!("the control plane did not start: {error}");
+        }
+        if let Some(status) = supervisor.try_wait()? {
+            bail!(
+                "capstan-testenv exited ({status}); see {}",
+                state.join("supervisor.log").display()
+            );
+        }
+        if Instant::now() > deadline {
+            bail!("the control plane was not ready after {START_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn up_state() -> PathBuf {
+    cache_dir().join("testenv-up")
+}
+
+/// `cargo xtask testenv up`: prints the kubeconfig path on stdout, guidance on stderr.
+pub fn up(workloads: bool) -> anyhow::Result<()> {
+    let state = up_state();
+    let kubeconfig = state.join("kubeconfig");
+    if let Some(pid) = running_pid(&state) {
+        eprintln!(
+            "xtask: a control plane is already running (pid {pid}); stop it with `cargo xtask testenv down`"
+        );
+        println!("{}", kubeconfig.display());
+        return Ok(());
+    }
+    let mut supervisor = spawn_supervisor(&state, workloads, true)?;
+    let server = wait_ready(&state, &mut supervisor)?;
+    eprintln!("xtask: control plane ready at {server}");
+    eprintln!(
+        "xtask:   kubectl --kubeconfig {} get namespaces",
+        kubeconfig.display()
+    );
+    eprintln!(
+        "xtask:   read-only identity: {}",
+        state.join("unprivileged.kubeconfig").display()
+    );
+    eprintln!("xtask:   stop it with `cargo xtask testenv down`");
+    println!("{}", kubeconfig.display());
+    Ok(())
+}
+
+/// `cargo xtask testenv down`: stops the supervisor and checks that no component is left.
+pub fn down() -> anyhow::Result<()> {
+    let state = up_state();
+    match running_pid(&state) {
+        Some(pid) => {
+            run(Command::new("kill").args(["-TERM", &pid.to_string()]))?;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while is_alive(pid) {
+                if Instant::now() > deadline {
+                    run(Command::new("kill").args(["-KILL", &pid.to_string()]))?;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            eprintln!("xtask: stopped the control plane (pid {pid})");
+        }
+        None => eprintln!("xtask: no control plane is running"),
+    }
+    let _ = std::fs::remove_file(state.join("pid"));
+    let leftovers = leftover_components()?;
+    if !leftovers.is_empty() {
+        for pid in &leftovers {
+            let _ = run(Command::new("kill").args(["-KILL", &pid.to_string()]));
+        }
+        bail!(
+            "killed {} component process(es) that outlived the supervisor: {leftovers:?}",
+            leftovers.len()
+        );
+    }
+    Ok(())
+}
+
+/// The supervisor's pid if it is still running.
+fn running_pid(state: &Path) -> Option<u32> {
+    let pid = std::fs::read_to_string(state.join("pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    is_alive(pid).then_some(pid)
+}
+
+fn is_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+    })
+}
+
+/// Processes whose executable lives in the test-binary cache.
+fn leftover_components() -> anyhow::Result<Vec<u32>> {
+    let cache = cache_dir().join("testenv");
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc")?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Ok(exe) = std::fs::read_link(entry.path().join("exe"))
+            && exe.starts_with(&cache)
+            && is_alive(pid)
+        {
+            pids.push(pid);
+        }
+    }
+    Ok(pids)
+}
