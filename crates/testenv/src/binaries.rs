@@ -54,7 +54,18 @@ pub fn require(component: &'static str) -> Result<PathBuf, Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::kubernetes_version;
+    use super::{kubernetes_version, require};
+
+    #[test]
+    fn a_missing_binary_is_named_with_where_it_was_looked_for_and_how_to_build_it() {
+        let err = require("no-such-component").unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.starts_with("no-such-component binary not found at "),
+            "{message}"
+        );
+        assert!(message.contains("cargo xtask testenv build"), "{message}");
+    }
 
     #[test]
     fn kubernetes_version_comes_from_the_wrapper_go_mod() {

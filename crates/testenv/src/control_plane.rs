@@ -250,8 +250,17 @@ impl Drop for ControlPlane {
 
 /// Starts etcd on two free ports and waits for `/health`; returns its client URL.
 async fn start_etcd(dir: &Path, components: &mut Vec<Component>) -> Result<String, Error> {
+    start_etcd_on(dir, free_port()?, free_port()?, components).await
+}
+
+/// Starts etcd on the given ports.
+async fn start_etcd_on(
+    dir: &Path,
+    client_port: u16,
+    peer_port: u16,
+    components: &mut Vec<Component>,
+) -> Result<String, Error> {
     let binary = binaries::require("etcd")?;
-    let (client_port, peer_port) = (free_port()?, free_port()?);
     let client_addr = format!("127.0.0.1:{client_port}");
     let client_url = format!("http://{client_addr}");
     let peer_url = format!("http://127.0.0.1:{peer_port}");
@@ -398,4 +407,37 @@ fn fresh_dir() -> Result<PathBuf, Error> {
         source,
     })?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fresh_dir, start_etcd_on};
+    use crate::Error;
+    use crate::ready::free_port;
+
+    #[tokio::test]
+    async fn etcd_on_a_taken_port_fails_at_once_naming_etcd_and_the_cause() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let dir = fresh_dir().unwrap();
+        let mut components = Vec::new();
+        let err = start_etcd_on(&dir, port, free_port().unwrap(), &mut components)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Exited {
+                    component: "etcd",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let message = err.to_string();
+        assert!(message.contains("address already in use"), "{message}");
+        assert!(components.is_empty());
+        drop(taken);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

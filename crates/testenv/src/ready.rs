@@ -99,7 +99,86 @@ pub fn free_port() -> Result<u16, Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::status_is_ok;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::{status_is_ok, wait_until};
+    use crate::Error;
+    use crate::process::Component;
+
+    fn log_path(name: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("capstan-testenv-ready-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(format!("{name}.log"))
+    }
+
+    #[tokio::test]
+    async fn a_component_that_crashes_during_startup_is_named_with_its_status_and_log() {
+        let script = [
+            "-c".to_owned(),
+            "echo 'listen tcp: address already in use' >&2; exit 3".to_owned(),
+        ];
+        let mut crasher = Component::spawn(
+            "crasher",
+            Path::new("/bin/sh"),
+            &script,
+            log_path("crasher"),
+        )
+        .unwrap();
+        let err = wait_until(&mut crasher, Duration::from_secs(30), "never", || async {
+            false
+        })
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Exited {
+                    component: "crasher",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains("crasher exited during startup (exit status: 3)"),
+            "{message}"
+        );
+        assert!(message.contains("address already in use"), "{message}");
+        assert!(message.contains("crasher.log"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn a_component_that_never_becomes_ready_times_out_instead_of_hanging() {
+        let args = ["60".to_owned()];
+        let mut sleeper = Component::spawn(
+            "sleeper",
+            Path::new("/bin/sleep"),
+            &args,
+            log_path("sleeper"),
+        )
+        .unwrap();
+        let err = wait_until(
+            &mut sleeper,
+            Duration::from_millis(300),
+            "GET /healthz",
+            || async { false },
+        )
+        .await
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("sleeper did not become ready (GET /healthz)"),
+            "{message}"
+        );
+        sleeper.stop();
+        assert!(
+            sleeper.exit_status().is_some(),
+            "stop() must end the process"
+        );
+    }
 
     #[test]
     fn only_a_200_status_line_counts_as_ready() {
