@@ -382,7 +382,7 @@ async fn grant_read_to_unprivileged(admin_kubeconfig: &Path) -> Result<(), Error
 /// A new directory `$TMPDIR/capstan-testenv/<pid>-<n>`, after removing the directories of
 /// processes that no longer run (a shared control plane lives in a `static` and is never
 /// dropped, so its directory is cleaned here by a later run).
-fn fresh_dir() -> Result<PathBuf, Error> {
+pub(crate) fn fresh_dir() -> Result<PathBuf, Error> {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let base = std::env::temp_dir().join("capstan-testenv");
     if let Ok(entries) = std::fs::read_dir(&base) {

@@ -23,6 +23,7 @@
 pub mod binaries;
 mod certs;
 mod control_plane;
+pub mod git_servers;
 mod harness;
 mod kubeconfig;
 mod process;
@@ -33,6 +34,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use control_plane::{ControlPlane, ExitReport, Tier, UNPRIVILEGED_USER};
+pub use git_servers::{Content, GitServers, commit_files, run_git};
 pub use harness::{TestContext, run, run_in, shared};
 pub use kubeconfig::client_from;
 pub use workloads::NODE_NAME;
