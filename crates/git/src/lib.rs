@@ -1,2 +1,124 @@
 //! Git sources over HTTPS and SSH with git2 behind an async API: the shared fetch cache, revision
 //! resolution, reading trees straight from the object database, and commit-and-push write-back.
+//!
+//! Expected flow: one [`RepoCache`] per process → [`RepoCache::resolve`] (a cheap remote-ref check,
+//! a fetch only when the wanted ref moved) → [`RepoCache::tree`] to read files of that commit →
+//! [`RepoCache::write_back`] for the image updater.
+//! Guarantees: every git2 call runs in `spawn_blocking`; requests for one repository are
+//! serialized and coalesced, other repositories are never blocked by it; no credential appears in
+//! an error, a log line or a printed URL; SSH host keys are checked against the configured
+//! known_hosts, never trusted on first use.
+
+mod cache;
+mod credentials;
+mod known_hosts;
+mod remote;
+mod revision;
+mod timeouts;
+mod tls;
+mod tree;
+mod url;
+mod writeback;
+
+use std::time::Duration;
+
+pub use cache::{CacheLimits, CacheStats, CommitInfo, RepoCache, Resolved};
+pub use credentials::Credentials;
+pub use known_hosts::{HostKeyCheck, KnownHosts};
+pub use revision::{Advertisement, Wanted, resolve};
+pub use tree::{EntryKind, GitTree};
+pub use url::RepoUrl;
+pub use writeback::{FileChange, WriteOutcome, WriteRequest};
+
+/// What went wrong with a git source. Messages name the repository (without credentials), the
+/// revision, file or branch, and never carry a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The repository URL cannot be used.
+    #[error("invalid repository URL {url}: {reason}")]
+    InvalidUrl {
+        /// The URL, with any password masked.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The credentials cannot be used.
+    #[error("invalid git credentials: {reason}")]
+    InvalidCredentials {
+        /// Why (never the secret itself).
+        reason: String,
+    },
+    /// The revision names no branch, tag or commit of the repository.
+    #[error("revision {revision:?} not found: no such branch, tag or commit")]
+    RevisionNotFound {
+        /// The revision asked for.
+        revision: String,
+    },
+    /// A network operation failed (connection, authentication, host key, certificate, protocol).
+    #[error("failed to {action} {url}: {message}")]
+    Remote {
+        /// e.g. `fetch`, `list refs of`, `push to`.
+        action: &'static str,
+        /// The repository.
+        url: String,
+        /// libgit2's message, scrubbed of secrets.
+        message: String,
+    },
+    /// The operation ran past its deadline.
+    #[error("timed out after {after:?} trying to {action} {url}")]
+    Timeout {
+        /// What was being done.
+        action: &'static str,
+        /// The repository.
+        url: String,
+        /// The deadline.
+        after: Duration,
+    },
+    /// The operation was cancelled.
+    #[error("cancelled while trying to {action} {url}")]
+    Cancelled {
+        /// What was being done.
+        action: &'static str,
+        /// The repository.
+        url: String,
+    },
+    /// A push kept being rejected because others pushed first.
+    #[error("push to branch {branch} of {url} rejected {attempts} times: {reason}")]
+    PushRejected {
+        /// The repository.
+        url: String,
+        /// The branch.
+        branch: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last rejection.
+        reason: String,
+    },
+    /// A path cannot be read from the commit.
+    #[error("cannot read {path} at commit {commit}: {reason}")]
+    Read {
+        /// The path asked for.
+        path: String,
+        /// The commit.
+        commit: String,
+        /// Why: not found, outside the repository, a symlink leading out, too large, …
+        reason: String,
+    },
+    /// The local cache repository failed.
+    #[error("git cache: failed to {action}: {message}")]
+    Local {
+        /// What was being done.
+        action: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl Error {
+    fn local(action: impl Into<String>, err: impl std::fmt::Display) -> Self {
+        Self::Local {
+            action: action.into(),
+            message: err.to_string(),
+        }
+    }
+}

@@ -1,0 +1,420 @@
+//! The fetch cache: one bare repository per normalized URL, shared by every Application that uses
+//! it. A resolve lists the remote's refs (one small request) and fetches only the wanted ref, and
+//! only when it moved. Requests for one repository are serialized; a request that waited while
+//! another request checked the same revision — a check that began after it asked — takes that
+//! result, so a burst of requests costs one check and at most one fetch. Least-recently-used
+//! repositories are removed when the cache grows past its size limit.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use git2::{Oid, Repository};
+
+use crate::remote::Session;
+use crate::revision::{Advertisement, Wanted, resolve};
+use crate::{Credentials, Error, GitTree, RepoUrl};
+
+/// Bounds of the cache.
+#[derive(Debug, Clone)]
+pub struct CacheLimits {
+    /// Repositories not in use are removed, least recently used first, above this many bytes.
+    pub max_bytes: u64,
+    /// Every network operation (check, fetch, push) must finish within this.
+    pub operation_timeout: Duration,
+}
+
+impl Default for CacheLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 2 << 30,
+            operation_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Counters, for tests and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Remote checks made (ref listings, or fetches standing in for them).
+    pub checks: u64,
+    /// Fetches that were needed because a wanted ref moved or a commit was missing.
+    pub fetches: u64,
+}
+
+/// A commit, as reported in status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitInfo {
+    /// Full SHA.
+    pub sha: String,
+    /// Author name.
+    pub author: String,
+    /// Author time, seconds since the Unix epoch.
+    pub time: i64,
+    /// First line of the message.
+    pub subject: String,
+}
+
+/// A revision resolved to a commit that is in the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The ref the revision named (`refs/heads/main`), or `None` for a commit SHA.
+    pub reference: Option<String>,
+    /// The commit.
+    pub commit: CommitInfo,
+}
+
+/// One cached repository.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    pub dir: PathBuf,
+    pub lock: tokio::sync::Mutex<HashMap<String, (Instant, Resolved)>>,
+    last_used: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Inner {
+    root: PathBuf,
+    limits: CacheLimits,
+    slots: Mutex<HashMap<String, Arc<Slot>>>,
+    clock: AtomicU64,
+    checks: AtomicU64,
+    fetches: AtomicU64,
+}
+
+/// The shared git cache. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct RepoCache {
+    inner: Arc<Inner>,
+}
+
+impl RepoCache {
+    /// A cache keeping its bare repositories under `root`.
+    pub fn new(root: impl Into<PathBuf>, limits: CacheLimits) -> Self {
+        crate::timeouts::init();
+        let inner = Inner {
+            root: root.into(),
+            limits,
+            slots: Mutex::new(HashMap::new()),
+            clock: AtomicU64::new(0),
+            checks: AtomicU64::new(0),
+            fetches: AtomicU64::new(0),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Counters since the cache was made.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            checks: self.inner.checks.load(Ordering::Relaxed),
+            fetches: self.inner.fetches.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Resolves `revision` of the repository at `url` to a commit, fetching it if needed.
+    #[tracing::instrument(skip(self, creds), fields(url = %crate::url::redact(url)))]
+    pub async fn resolve(
+        &self,
+        url: &str,
+        creds: &Credentials,
+        revision: &str,
+    ) -> Result<Resolved, Error> {
+        let url = RepoUrl::parse(url)?;
+        let asked = Instant::now();
+        let slot = self.slot(&url);
+        let mut recent = slot.lock.lock().await;
+        if let Some((started, resolved)) = recent.get(revision)
+            && *started >= asked
+        {
+            return Ok(resolved.clone());
+        }
+        let started = Instant::now();
+        self.inner.checks.fetch_add(1, Ordering::Relaxed);
+        let (dir, creds_owned, rev, url_owned) = (
+            slot.dir.clone(),
+            creds.clone(),
+            revision.to_owned(),
+            url.clone(),
+        );
+        let (resolved, fetched) = self
+            .blocking("fetch", &url, move |cancel| {
+                resolve_blocking(&dir, &url_owned, &creds_owned, &rev, cancel)
+            })
+            .await?;
+        if fetched {
+            self.inner.fetches.fetch_add(1, Ordering::Relaxed);
+        }
+        recent.insert(revision.to_owned(), (started, resolved.clone()));
+        drop(recent);
+        drop(slot);
+        self.evict();
+        Ok(resolved)
+    }
+
+    /// The tree of `commit` (already resolved through this cache), read from the object database.
+    pub async fn tree(&self, url: &str, commit: &str) -> Result<GitTree, Error> {
+        let url = RepoUrl::parse(url)?;
+        let slot = self.slot(&url);
+        let sha = commit.to_owned();
+        let tree_slot = Arc::clone(&slot);
+        self.blocking("read", &url, move |_| GitTree::open(tree_slot, &sha))
+            .await
+    }
+
+    /// The slot for `url`, created on first use.
+    pub(crate) fn slot(&self, url: &RepoUrl) -> Arc<Slot> {
+        let key = url.cache_key();
+        let tick = self.inner.clock.fetch_add(1, Ordering::Relaxed);
+        let mut slots = self
+            .inner
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let slot = slots.entry(key.clone()).or_insert_with(|| {
+            Arc::new(Slot {
+                dir: self.inner.root.join(dir_name(&key)),
+                lock: tokio::sync::Mutex::new(HashMap::new()),
+                last_used: AtomicU64::new(tick),
+            })
+        });
+        slot.last_used.store(tick, Ordering::Relaxed);
+        Arc::clone(slot)
+    }
+
+    /// Runs blocking git work on the blocking pool under the operation timeout. On timeout the
+    /// work is told to stop (it checks between transfers; libgit2's own I/O timeout ends a silent
+    /// connection) and the caller gets an error at once.
+    pub(crate) async fn blocking<T, F>(
+        &self,
+        action: &'static str,
+        url: &RepoUrl,
+        work: F,
+    ) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<AtomicBool>) -> Result<T, Error> + Send + 'static,
+    {
+        let cancel = Arc::new(AtomicBool::new(false));
+        let task = tokio::task::spawn_blocking({
+            let cancel = Arc::clone(&cancel);
+            move || work(cancel)
+        });
+        let after = self.inner.limits.operation_timeout;
+        match tokio::time::timeout(after, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(Error::local(format!("{action} {url}"), join)),
+            Err(_) => {
+                cancel.store(true, Ordering::Relaxed);
+                Err(Error::Timeout {
+                    action,
+                    url: url.to_string(),
+                    after,
+                })
+            }
+        }
+    }
+
+    /// Removes least-recently-used repositories that nobody uses while the cache is too large.
+    fn evict(&self) {
+        let mut slots = self
+            .inner
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut sizes: Vec<(String, u64, u64)> = slots
+            .iter()
+            .map(|(k, s)| {
+                (
+                    k.clone(),
+                    dir_size(&s.dir),
+                    s.last_used.load(Ordering::Relaxed),
+                )
+            })
+            .collect();
+        let mut total: u64 = sizes.iter().map(|(_, size, _)| size).sum();
+        sizes.sort_by_key(|(_, _, used)| *used);
+        for (key, size, _) in sizes {
+            if total <= self.inner.limits.max_bytes {
+                break;
+            }
+            let idle = slots.get(&key).is_some_and(|s| Arc::strong_count(s) == 1);
+            if idle && let Some(slot) = slots.remove(&key) {
+                let _ = std::fs::remove_dir_all(&slot.dir);
+                total = total.saturating_sub(size);
+                tracing::info!(repository = %key, bytes = size, "evicted from the git cache");
+            }
+        }
+    }
+}
+
+/// A directory name for a cache key: readable, unique, no path separators.
+fn dir_name(key: &str) -> String {
+    let readable: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let hash = key.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    });
+    format!("{}-{hash:016x}", &readable[..readable.len().min(80)])
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Opens the bare cache repository at `dir`, creating it on first use.
+pub(crate) fn open_repo(dir: &Path) -> Result<Repository, Error> {
+    Repository::open_bare(dir).or_else(|_| {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::local(format!("create {}", dir.display()), e))?;
+        Repository::init_bare(dir).map_err(|e| Error::local(format!("init {}", dir.display()), e))
+    })
+}
+
+/// The local ref a remote ref is fetched into.
+pub(crate) fn local_ref(remote_ref: &str) -> String {
+    if remote_ref == "HEAD" {
+        "refs/capstan/remote-head".to_owned()
+    } else {
+        remote_ref.to_owned()
+    }
+}
+
+/// Check, fetch if needed, resolve. Returns the resolution and whether a fetch happened.
+fn resolve_blocking(
+    dir: &Path,
+    url: &RepoUrl,
+    creds: &Credentials,
+    revision: &str,
+    cancel: Arc<AtomicBool>,
+) -> Result<(Resolved, bool), Error> {
+    let repo = open_repo(dir)?;
+    let session = Session { url, creds, cancel };
+    let wanted_commit = |sha: &str| Wanted::Commit {
+        sha: sha.to_owned(),
+    };
+    // A full SHA already in the cache needs no network at all: commits are immutable.
+    if revision.len() == 40
+        && revision.chars().all(|c| c.is_ascii_hexdigit())
+        && let Ok(commit) = find_commit(&repo, &wanted_commit(revision))
+    {
+        return Ok((
+            Resolved {
+                reference: None,
+                commit,
+            },
+            false,
+        ));
+    }
+    // libgit2 cannot send a bearer token when only listing refs; a fetch of all branches and tags
+    // stands in for the listing (it downloads nothing when nothing moved).
+    let adv = if session_uses_bearer(url, creds) {
+        session.fetch(&repo, &all_refspecs())?;
+        local_advertisement(&repo)?
+    } else {
+        session.list(&repo)?
+    };
+    let wanted = resolve(revision, &adv)?;
+    let mut fetched = false;
+    if let Wanted::Ref { name, oid } = &wanted {
+        let local = repo
+            .refname_to_id(&local_ref(name))
+            .ok()
+            .map(|o| o.to_string());
+        if local.as_deref() != Some(oid.as_str()) {
+            session.fetch(&repo, &[format!("+{name}:{}", local_ref(name))])?;
+            fetched = true;
+        }
+    } else if find_commit(&repo, &wanted).is_err() {
+        session.fetch(&repo, &all_refspecs())?;
+        fetched = true;
+    }
+    let commit = find_commit(&repo, &wanted).map_err(|_| Error::RevisionNotFound {
+        revision: revision.to_owned(),
+    })?;
+    let reference = match wanted {
+        Wanted::Ref { name, .. } => Some(name),
+        Wanted::Commit { .. } => None,
+    };
+    Ok((Resolved { reference, commit }, fetched))
+}
+
+fn session_uses_bearer(url: &RepoUrl, creds: &Credentials) -> bool {
+    creds.bearer_token.is_some() && matches!(url.scheme(), "https" | "http")
+}
+
+fn all_refspecs() -> Vec<String> {
+    vec![
+        "+refs/heads/*:refs/heads/*".to_owned(),
+        "+refs/tags/*:refs/tags/*".to_owned(),
+    ]
+}
+
+/// The cache's own refs as if a remote advertised them (`HEAD` is `main`, else `master`).
+fn local_advertisement(repo: &Repository) -> Result<Advertisement, Error> {
+    let refs = repo
+        .references()
+        .map_err(|e| Error::local("list cached refs", e))?;
+    let mut adv = Advertisement::default();
+    for reference in refs.flatten() {
+        if let (Ok(name), Some(oid)) = (reference.name(), reference.target()) {
+            adv.refs.push((name.to_owned(), oid.to_string()));
+        }
+    }
+    adv.head_target = ["refs/heads/main", "refs/heads/master"]
+        .into_iter()
+        .find(|b| adv.refs.iter().any(|(n, _)| n == b))
+        .map(str::to_owned);
+    Ok(adv)
+}
+
+/// The commit a resolution points at, if it is in the cache.
+pub(crate) fn find_commit(repo: &Repository, wanted: &Wanted) -> Result<CommitInfo, Error> {
+    let missing = |e: git2::Error| Error::local("find commit", e);
+    let commit = match wanted {
+        Wanted::Ref { name, .. } => repo
+            .find_reference(&local_ref(name))
+            .and_then(|r| r.peel_to_commit())
+            .map_err(missing)?,
+        Wanted::Commit { sha } if sha.len() == 40 => repo
+            .find_commit(Oid::from_str(sha).map_err(missing)?)
+            .map_err(missing)?,
+        Wanted::Commit { sha } => repo.find_commit_by_prefix(sha).map_err(missing)?,
+    };
+    Ok(commit_info(&commit))
+}
+
+/// What status reports about a commit.
+pub(crate) fn commit_info(commit: &git2::Commit<'_>) -> CommitInfo {
+    let author = commit.author();
+    CommitInfo {
+        sha: commit.id().to_string(),
+        author: String::from_utf8_lossy(author.name_bytes()).into_owned(),
+        time: author.when().seconds(),
+        subject: commit
+            .summary_bytes()
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .unwrap_or_default(),
+    }
+}

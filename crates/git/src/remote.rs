@@ -1,0 +1,245 @@
+//! The network side of git2, blocking (callers run it in `spawn_blocking`): listing a remote's
+//! refs, fetching refspecs, pushing one ref. Credentials go through callbacks that give up after a
+//! rejected attempt, host keys and custom CAs are checked here, and every error message is
+//! scrubbed of the secrets it could carry.
+
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use git2::{
+    AutotagOption, CertificateCheckStatus, Cred, CredentialType, Direction, ErrorClass, ErrorCode,
+    FetchOptions, PushOptions, RemoteCallbacks, RemoteRedirect, Repository,
+};
+
+use crate::known_hosts::{HostKeyCheck, KnownHosts};
+use crate::revision::Advertisement;
+use crate::{Credentials, Error, RepoUrl};
+
+/// One network operation against one remote.
+pub(crate) struct Session<'a> {
+    pub url: &'a RepoUrl,
+    pub creds: &'a Credentials,
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// How a push ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PushOutcome {
+    Pushed,
+    /// The server (or libgit2, seeing the remote's tip) refused: someone else pushed first.
+    Rejected(String),
+}
+
+impl Session<'_> {
+    /// The remote's refs and default branch, without fetching anything.
+    pub fn list(&self, repo: &Repository) -> Result<Advertisement, Error> {
+        let mut remote = repo
+            .remote_anonymous(&self.url.to_git_url())
+            .map_err(|e| self.error("list refs of", &e))?;
+        let connection = remote
+            .connect_auth(Direction::Fetch, Some(self.callbacks()), None)
+            .map_err(|e| self.error("list refs of", &e))?;
+        let heads = connection
+            .list()
+            .map_err(|e| self.error("list refs of", &e))?;
+        let mut adv = Advertisement::default();
+        for head in heads {
+            if head.name() == "HEAD" {
+                adv.head_target = head.symref_target().map(str::to_owned);
+            }
+            adv.refs
+                .push((head.name().to_owned(), head.oid().to_string()));
+        }
+        Ok(adv)
+    }
+
+    /// Fetches `refspecs` (e.g. `+refs/heads/main:refs/heads/main`) into `repo`.
+    pub fn fetch(&self, repo: &Repository, refspecs: &[String]) -> Result<(), Error> {
+        let mut remote = repo
+            .remote_anonymous(&self.url.to_git_url())
+            .map_err(|e| self.error("fetch", &e))?;
+        let headers = self.headers();
+        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+        let mut options = FetchOptions::new();
+        options
+            .remote_callbacks(self.callbacks())
+            .download_tags(AutotagOption::None)
+            .update_fetchhead(false)
+            .follow_redirects(RemoteRedirect::None)
+            .custom_headers(&headers);
+        remote
+            .fetch(refspecs, Some(&mut options), None)
+            .map_err(|e| self.error("fetch", &e))
+    }
+
+    /// Pushes local ref `local` to remote ref `remote_ref` (fast-forward only).
+    pub fn push(
+        &self,
+        repo: &Repository,
+        local: &str,
+        remote_ref: &str,
+    ) -> Result<PushOutcome, Error> {
+        let rejection: RefCell<Option<String>> = RefCell::new(None);
+        let mut remote = repo
+            .remote_anonymous(&self.url.to_git_url())
+            .map_err(|e| self.error("push to", &e))?;
+        let headers = self.headers();
+        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+        let mut callbacks = self.callbacks();
+        callbacks.push_update_reference(|_refname, status| {
+            if let Some(status) = status {
+                *rejection.borrow_mut() = Some(status.to_owned());
+            }
+            Ok(())
+        });
+        let mut options = PushOptions::new();
+        options
+            .remote_callbacks(callbacks)
+            .follow_redirects(RemoteRedirect::None)
+            .custom_headers(&headers);
+        let result = remote.push(&[format!("{local}:{remote_ref}")], Some(&mut options));
+        drop(options);
+        match result {
+            Err(e) if e.code() == ErrorCode::NotFastForward => {
+                Ok(PushOutcome::Rejected(e.message().to_owned()))
+            }
+            Err(e) => Err(self.error("push to", &e)),
+            Ok(()) => Ok(match rejection.into_inner() {
+                Some(reason) => PushOutcome::Rejected(reason),
+                None => PushOutcome::Pushed,
+            }),
+        }
+    }
+
+    /// Extra HTTP headers: the bearer token, when there is one.
+    fn headers(&self) -> Vec<String> {
+        match (&self.creds.bearer_token, self.url.scheme()) {
+            (Some(token), "https" | "http") => vec![format!("Authorization: Bearer {token}")],
+            _ => Vec::new(),
+        }
+    }
+
+    fn error(&self, action: &'static str, err: &git2::Error) -> Error {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Error::Cancelled {
+                action,
+                url: self.url.to_string(),
+            };
+        }
+        Error::Remote {
+            action,
+            url: self.url.to_string(),
+            message: self.creds.scrub(err.message()),
+        }
+    }
+
+    /// Callbacks for credentials (one attempt per kind), server identity and cancellation.
+    fn callbacks(&self) -> RemoteCallbacks<'_> {
+        let mut callbacks = RemoteCallbacks::new();
+        let attempts = Cell::new(0u32);
+        callbacks.credentials(move |_url, user_from_url, allowed| {
+            attempts.set(attempts.get() + 1);
+            self.credential(user_from_url, allowed, attempts.get())
+        });
+        callbacks.certificate_check(|cert, host| {
+            if let Some(hostkey) = cert.as_hostkey() {
+                return self.check_host_key(hostkey.hostkey().unwrap_or_default(), host);
+            }
+            match (cert.as_x509(), &self.creds.ca_cert) {
+                (Some(x509), Some(ca)) => crate::tls::verify_server_cert(ca, x509.data(), host)
+                    .map(|()| CertificateCheckStatus::CertificateOk)
+                    .map_err(|why| {
+                        git2::Error::new(ErrorCode::Certificate, ErrorClass::Callback, why)
+                    }),
+                _ => Ok(CertificateCheckStatus::CertificatePassthrough),
+            }
+        });
+        let cancel = Arc::clone(&self.cancel);
+        callbacks.transfer_progress(move |_| !cancel.load(Ordering::Relaxed));
+        callbacks
+    }
+
+    fn credential(
+        &self,
+        user_from_url: Option<&str>,
+        allowed: CredentialType,
+        attempt: u32,
+    ) -> Result<Cred, git2::Error> {
+        let auth = |message: &str| git2::Error::new(ErrorCode::Auth, ErrorClass::Callback, message);
+        let user = user_from_url.or(self.url.user()).unwrap_or("git");
+        if allowed.contains(CredentialType::USERNAME) {
+            return Cred::username(user);
+        }
+        // libgit2 asks again after a rejection, forever over SSH: one try per operation.
+        if attempt > 2 {
+            return Err(auth("the server rejected the configured credentials"));
+        }
+        if allowed.contains(CredentialType::SSH_MEMORY) || allowed.contains(CredentialType::SSH_KEY)
+        {
+            return match &self.creds.ssh_key {
+                Some(key) => {
+                    Cred::ssh_key_from_memory(user, None, key, self.creds.ssh_passphrase.as_deref())
+                        .map_err(|e| {
+                            auth(&format!(
+                                "cannot use the SSH key: {}",
+                                self.creds.scrub(e.message())
+                            ))
+                        })
+                }
+                None => Err(auth(
+                    "the SSH server asks for a key but no identity is configured",
+                )),
+            };
+        }
+        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
+            return match (&self.creds.basic, &self.creds.bearer_token) {
+                (Some((user, password)), _) => Cred::userpass_plaintext(user, password),
+                (None, Some(_)) => Err(auth("the server rejected the bearer token")),
+                (None, None) => Err(auth(
+                    "the server asks for credentials but none are configured",
+                )),
+            };
+        }
+        Err(auth(
+            "the server asks for an unsupported kind of credentials",
+        ))
+    }
+
+    fn check_host_key(
+        &self,
+        key: &[u8],
+        host: &str,
+    ) -> Result<CertificateCheckStatus, git2::Error> {
+        let refuse = |why: String| {
+            Err(git2::Error::new(
+                ErrorCode::Certificate,
+                ErrorClass::Callback,
+                why,
+            ))
+        };
+        let port = self.url.port().unwrap_or(22);
+        let name = if port == 22 {
+            host.to_owned()
+        } else {
+            format!("[{host}]:{port}")
+        };
+        let Some(known_hosts) = &self.creds.known_hosts else {
+            return refuse(format!(
+                "no known_hosts is configured, so the host key of {name} cannot be verified"
+            ));
+        };
+        match KnownHosts::parse(known_hosts).check(host, port, key) {
+            HostKeyCheck::Trusted => Ok(CertificateCheckStatus::CertificateOk),
+            HostKeyCheck::UnknownHost => refuse(format!(
+                "host key verification failed: {name} is not in known_hosts"
+            )),
+            HostKeyCheck::Mismatch => refuse(format!(
+                "host key verification failed: the host key of {name} does not match known_hosts (changed key or an impostor)"
+            )),
+            HostKeyCheck::Revoked => refuse(format!(
+                "host key verification failed: the host key of {name} is revoked"
+            )),
+        }
+    }
+}
