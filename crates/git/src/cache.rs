@@ -310,7 +310,7 @@ fn resolve_blocking(
     cancel: Arc<AtomicBool>,
 ) -> Result<(Resolved, bool), Error> {
     let repo = open_repo(dir)?;
-    let session = Session { url, creds, cancel };
+    let session = Session::new(url, creds, cancel);
     let wanted_commit = |sha: &str| Wanted::Commit {
         sha: sha.to_owned(),
     };

@@ -21,6 +21,27 @@ pub(crate) struct Session<'a> {
     pub url: &'a RepoUrl,
     pub creds: &'a Credentials,
     pub cancel: Arc<AtomicBool>,
+    /// Why a callback refused (libgit2 may replace the callback's message with a generic one).
+    pub refusal: RefCell<Option<String>>,
+}
+
+impl<'a> Session<'a> {
+    /// A session for one operation on `url`.
+    pub fn new(url: &'a RepoUrl, creds: &'a Credentials, cancel: Arc<AtomicBool>) -> Self {
+        Self {
+            url,
+            creds,
+            cancel,
+            refusal: RefCell::new(None),
+        }
+    }
+
+    /// Records why a callback refused, and returns the error for libgit2.
+    fn refuse(&self, code: ErrorCode, why: String) -> git2::Error {
+        let err = git2::Error::new(code, ErrorClass::Callback, &why);
+        *self.refusal.borrow_mut() = Some(why);
+        err
+    }
 }
 
 /// How a push ended.
@@ -127,10 +148,14 @@ impl Session<'_> {
                 url: self.url.to_string(),
             };
         }
+        let message = match self.refusal.borrow_mut().take() {
+            Some(why) if !err.message().contains(&why) => format!("{why} ({})", err.message()),
+            _ => err.message().to_owned(),
+        };
         Error::Remote {
             action,
             url: self.url.to_string(),
-            message: self.creds.scrub(err.message()),
+            message: self.creds.scrub(&message),
         }
     }
 
@@ -149,9 +174,7 @@ impl Session<'_> {
             match (cert.as_x509(), &self.creds.ca_cert) {
                 (Some(x509), Some(ca)) => crate::tls::verify_server_cert(ca, x509.data(), host)
                     .map(|()| CertificateCheckStatus::CertificateOk)
-                    .map_err(|why| {
-                        git2::Error::new(ErrorCode::Certificate, ErrorClass::Callback, why)
-                    }),
+                    .map_err(|why| self.refuse(ErrorCode::Certificate, why)),
                 _ => Ok(CertificateCheckStatus::CertificatePassthrough),
             }
         });
@@ -166,7 +189,7 @@ impl Session<'_> {
         allowed: CredentialType,
         attempt: u32,
     ) -> Result<Cred, git2::Error> {
-        let auth = |message: &str| git2::Error::new(ErrorCode::Auth, ErrorClass::Callback, message);
+        let auth = |message: &str| self.refuse(ErrorCode::Auth, message.to_owned());
         let user = user_from_url.or(self.url.user()).unwrap_or("git");
         if allowed.contains(CredentialType::USERNAME) {
             return Cred::username(user);
@@ -211,13 +234,7 @@ impl Session<'_> {
         key: &[u8],
         host: &str,
     ) -> Result<CertificateCheckStatus, git2::Error> {
-        let refuse = |why: String| {
-            Err(git2::Error::new(
-                ErrorCode::Certificate,
-                ErrorClass::Callback,
-                why,
-            ))
-        };
+        let refuse = |why: String| Err(self.refuse(ErrorCode::Certificate, why));
         let port = self.url.port().unwrap_or(22);
         let name = if port == 22 {
             host.to_owned()

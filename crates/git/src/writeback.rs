@@ -123,7 +123,7 @@ fn attempt_write(
     cancel: Arc<AtomicBool>,
 ) -> Result<Step, Error> {
     let repo = open_repo(dir)?;
-    let session = Session { url, creds, cancel };
+    let session = Session::new(url, creds, cancel);
     let remote_ref = format!("refs/heads/{}", req.branch);
     let adv = session.list(&repo)?;
     let head = match adv.refs.iter().find(|(name, _)| *name == remote_ref) {

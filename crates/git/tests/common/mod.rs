@@ -1,0 +1,69 @@
+//! Shared helpers for the git component tests: a fresh cache per test, unique repository names,
+//! and credentials for each transport of the test servers.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use capstan_git::{CacheLimits, Credentials, RepoCache};
+use capstan_testenv::GitServers;
+
+/// A unique repository name for this test process.
+pub fn repo_name(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}.git",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A cache in a fresh directory under the servers' directory.
+pub fn cache(servers: &GitServers, name: &str) -> RepoCache {
+    RepoCache::new(cache_dir(servers, name), CacheLimits::default())
+}
+
+/// A fresh directory for a cache.
+pub fn cache_dir(servers: &GitServers, name: &str) -> PathBuf {
+    let dir = servers.dir().join("caches").join(repo_name(name));
+    std::fs::create_dir_all(&dir).expect("cache dir");
+    dir
+}
+
+/// Basic-auth credentials of the HTTP servers.
+pub fn http_creds(servers: &GitServers) -> Credentials {
+    let (user, password) = servers.http_credentials();
+    Credentials {
+        basic: Some((user.to_owned(), password.to_owned())),
+        ..Credentials::none()
+    }
+}
+
+/// Basic auth plus the test CA, for HTTPS.
+pub fn https_creds(servers: &GitServers) -> Credentials {
+    Credentials {
+        ca_cert: Some(servers.ca_cert().as_bytes().to_vec()),
+        ..http_creds(servers)
+    }
+}
+
+/// The authorized key and the server's known_hosts line, for SSH.
+pub fn ssh_creds(servers: &GitServers) -> Credentials {
+    Credentials {
+        ssh_key: Some(servers.client_key().to_owned()),
+        known_hosts: Some(servers.known_hosts().to_owned()),
+        ..Credentials::none()
+    }
+}
+
+/// How many fetches (`POST …/git-upload-pack`) the HTTP servers have served for `repo`.
+pub fn upload_packs(servers: &GitServers, repo: &str) -> usize {
+    servers
+        .access_log()
+        .lines()
+        .filter(|l| {
+            l.contains(&format!("POST /git/{repo}/git-upload-pack")) && l.contains("\" 200 ")
+        })
+        .count()
+}
