@@ -204,6 +204,9 @@ fn apply_changes(
         }
         match &change.content {
             Some(content) => {
+                let blob = repo
+                    .blob(content)
+                    .map_err(|e| Error::local(format!("store {path}"), e))?;
                 let entry = IndexEntry {
                     ctime: IndexTime::new(0, 0),
                     mtime: IndexTime::new(0, 0),
@@ -213,13 +216,13 @@ fn apply_changes(
                     uid: 0,
                     gid: 0,
                     file_size: u32::try_from(content.len()).unwrap_or(u32::MAX),
-                    id: Oid::ZERO_SHA1,
+                    id: blob,
                     flags: 0,
                     flags_extended: 0,
                     path: path.as_bytes().to_vec(),
                 };
                 index
-                    .add_frombuffer(&entry, content)
+                    .add(&entry)
                     .map_err(|e| Error::local(format!("stage {path}"), e))?;
             }
             None => {

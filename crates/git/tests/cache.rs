@@ -1,0 +1,146 @@
+//! The fetch cache against a real smart-HTTP server: a pushed commit is seen by the next check, a
+//! check with nothing new fetches nothing (counted by the cache and in the server's access log),
+//! concurrent reads coalesce into one fetch, and a symlink cannot leak a file from outside.
+
+mod common;
+
+use anyhow::{Context, ensure};
+use capstan_testenv::{Content, GitServers, commit_files};
+use common::{cache, http_creds, repo_name, upload_packs};
+
+#[tokio::test]
+async fn a_pushed_commit_is_seen_and_an_unchanged_remote_is_not_fetched() -> anyhow::Result<()> {
+    let servers = GitServers::shared().await?;
+    let name = repo_name("moves");
+    let repo = servers.create_repo(&name)?;
+    let first = commit_files(&repo, "main", &[("a.yaml", Content::File("v: 1\n"))], "one")?;
+    let (url, creds, cache) = (
+        servers.http_url(&name),
+        http_creds(servers),
+        cache(servers, "moves"),
+    );
+
+    ensure!(cache.resolve(&url, &creds, "main").await?.commit.sha == first);
+    ensure!(cache.stats().fetches == 1, "{:?}", cache.stats());
+    ensure!(
+        upload_packs(servers, &name) == 1,
+        "first fetch not in the access log"
+    );
+
+    // Nothing moved: a check, and no fetch — neither by the cache's count nor on the server.
+    ensure!(cache.resolve(&url, &creds, "main").await?.commit.sha == first);
+    ensure!(
+        cache.stats().fetches == 1 && cache.stats().checks == 2,
+        "{:?}",
+        cache.stats()
+    );
+    ensure!(
+        upload_packs(servers, &name) == 1,
+        "an unchanged remote was fetched:\n{}",
+        servers.access_log()
+    );
+
+    let second = commit_files(&repo, "main", &[("a.yaml", Content::File("v: 2\n"))], "two")?;
+    let resolved = cache.resolve(&url, &creds, "main").await?;
+    ensure!(resolved.commit.sha == second, "the new commit was not seen");
+    ensure!(cache.stats().fetches == 2);
+    ensure!(upload_packs(servers, &name) == 2);
+    let tree = cache.tree(&url, &second).await?;
+    ensure!(tree.read_file("a.yaml")? == b"v: 2\n");
+    Ok(())
+}
+
+#[tokio::test]
+async fn twenty_concurrent_reads_of_one_repository_cause_exactly_one_fetch() -> anyhow::Result<()> {
+    let servers = GitServers::shared().await?;
+    let name = repo_name("burst");
+    let repo = servers.create_repo(&name)?;
+    let sha = commit_files(&repo, "main", &[("a.yaml", Content::File("v: 1\n"))], "one")?;
+    let (url, creds, cache) = (
+        servers.http_url(&name),
+        http_creds(servers),
+        cache(servers, "burst"),
+    );
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (cache, url, creds) = (cache.clone(), url.clone(), creds.clone());
+        tasks.spawn(async move { cache.resolve(&url, &creds, "main").await });
+    }
+    while let Some(result) = tasks.join_next().await {
+        ensure!(result??.commit.sha == sha);
+    }
+    ensure!(cache.stats().fetches == 1, "{:?}", cache.stats());
+    ensure!(
+        upload_packs(servers, &name) == 1,
+        "the server saw more than one fetch:\n{}",
+        servers.access_log()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_symlink_cannot_leak_a_file_from_outside_the_repository() -> anyhow::Result<()> {
+    let servers = GitServers::shared().await?;
+    let name = repo_name("links");
+    let repo = servers.create_repo(&name)?;
+    let secret = servers.dir().join("outside-secret.txt");
+    std::fs::write(&secret, "TOP-SECRET-OUTSIDE")?;
+    let sha = commit_files(
+        &repo,
+        "main",
+        &[
+            ("app/config.yaml", Content::File("a: 1\n")),
+            ("app/alias.yaml", Content::Symlink("config.yaml")),
+            ("linked-dir", Content::Symlink("app")),
+            ("absolute", Content::Symlink(&secret.display().to_string())),
+            (
+                "app/climb",
+                Content::Symlink("../../../../../../../../tmp/outside-secret.txt"),
+            ),
+            ("loop-a", Content::Symlink("loop-b")),
+            ("loop-b", Content::Symlink("loop-a")),
+        ],
+        "links",
+    )?;
+    let (url, creds, cache) = (
+        servers.http_url(&name),
+        http_creds(servers),
+        cache(servers, "links"),
+    );
+    cache.resolve(&url, &creds, "main").await?;
+    let tree = cache.tree(&url, &sha).await?;
+
+    ensure!(
+        tree.read_file("app/alias.yaml")? == b"a: 1\n",
+        "a link inside the repository is followed"
+    );
+    ensure!(
+        tree.read_file("linked-dir/config.yaml")? == b"a: 1\n",
+        "a directory link is followed"
+    );
+    for (path, reason) in [
+        ("absolute", "points outside the repository"),
+        ("app/climb", "points outside the repository"),
+        ("../outside-secret.txt", "outside the repository"),
+        ("loop-a", "too many levels of symbolic links"),
+    ] {
+        let err = tree
+            .read_file(path)
+            .err()
+            .with_context(|| format!("{path} was readable"))?;
+        let message = err.to_string();
+        ensure!(
+            message.contains(reason) && message.contains(path),
+            "{path}: {message}"
+        );
+        ensure!(!message.contains("TOP-SECRET"), "{path}: leaked: {message}");
+    }
+    let root = tree.read_dir("")?;
+    let names: Vec<&str> = root.iter().map(|(n, _)| n.as_str()).collect();
+    ensure!(
+        names == ["app", "linked-dir"],
+        "links that escape or loop are left out of listings: {names:?}"
+    );
+    Ok(())
+}
