@@ -18,6 +18,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   test                         install missing tools, then cargo fmt --check, clippy and all tests
+  bench [git]                  run the benchmarks (criterion), each side by side with its baseline
   demo                         run a local control plane with the workload tier until Ctrl-C
   testenv build                build the Kubernetes test binaries into the cache (if missing)
   testenv up [--workloads]     start a control plane in the background; prints its kubeconfig path
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["test"] => test(),
         ["demo"] => demo::run(),
+        ["bench"] | ["bench", "git"] => bench(),
         ["testenv", "build"] => testenv::build().map(|_| ()),
         ["testenv", "up"] => testenv::up(false),
         ["testenv", "up", "--workloads"] => testenv::up(true),
@@ -102,6 +104,17 @@ fn test() -> anyhow::Result<()> {
         eprintln!("xtask:   {:>7.1}s  {name}", elapsed.as_secs_f64());
     }
     Ok(())
+}
+
+/// The benchmarks, each measured against its named baseline in the same run.
+fn bench() -> anyhow::Result<()> {
+    prereqs::ensure()?;
+    let bin_dir = testenv::build()?;
+    let bin_dir = bin_dir.to_string_lossy();
+    cargo(
+        &["bench", "--locked", "-p", "capstan-git", "--bench", "fetch"],
+        &[("CAPSTAN_TESTENV_BIN_DIR", &bin_dir)],
+    )
 }
 
 /// Runs `cargo ARGS` with extra environment variables, failing on a non-zero exit.

@@ -12,6 +12,8 @@ use crate::run;
 /// - `util-linux`: `setpriv`, which ties test components' lifetime to the test process.
 /// - `procps`: `kill`, used by tests that kill a component.
 /// - `ca-certificates`, `git`: Go module downloads and the git tests.
+/// - `lighttpd`, `lighttpd-mod-openssl`, `openssh-server`, `openssh-client`: the git servers of
+///   the git tests (smart HTTP/HTTPS through git-http-backend, sshd, ssh-keygen).
 pub const DEBIAN_PACKAGES: &[&str] = &[
     "pkg-config",
     "libssl-dev",
@@ -19,6 +21,10 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
     "procps",
     "ca-certificates",
     "git",
+    "lighttpd",
+    "lighttpd-mod-openssl",
+    "openssh-server",
+    "openssh-client",
 ];
 
 /// The oldest Go that builds the pinned Kubernetes release (its go.mod says `go 1.25.0`).

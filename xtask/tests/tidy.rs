@@ -98,3 +98,40 @@ fn ci_runs_the_readme_test_command() {
         ".ci/run does not run `cargo xtask test`"
     );
 }
+
+#[test]
+fn only_the_git_crate_relaxes_the_ban_on_unsafe_code() {
+    for entry in std::fs::read_dir(root().join("crates"))
+        .expect("crates/")
+        .flatten()
+    {
+        let manifest =
+            std::fs::read_to_string(entry.path().join("Cargo.toml")).expect("Cargo.toml");
+        let uses_workspace_lints = manifest.contains("[lints]\nworkspace = true");
+        if entry.file_name() == "git" {
+            assert!(
+                manifest.contains("unsafe_code = \"deny\""),
+                "crates/git must still deny unsafe code"
+            );
+        } else {
+            assert!(
+                uses_workspace_lints,
+                "{:?} must use the workspace lints (unsafe_code = forbid)",
+                entry.path()
+            );
+        }
+    }
+    let unsafe_files: Vec<_> = all_rust_files()
+        .into_iter()
+        .filter(|f| {
+            std::fs::read_to_string(f)
+                .unwrap_or_default()
+                .contains(concat!("#[allow(", "unsafe_code)]"))
+        })
+        .collect();
+    assert_eq!(
+        unsafe_files,
+        [root().join("crates/git/src/timeouts.rs")],
+        "unexpected unsafe code"
+    );
+}

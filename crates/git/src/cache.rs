@@ -329,27 +329,26 @@ fn resolve_blocking(
     }
     // libgit2 cannot send a bearer token when only listing refs; a fetch of all branches and tags
     // stands in for the listing (it downloads nothing when nothing moved).
-    let adv = if session_uses_bearer(url, creds) {
+    let (wanted, fetched) = if session_uses_bearer(url, creds) {
+        let before = local_advertisement(&repo)?;
         session.fetch(&repo, &all_refspecs())?;
-        local_advertisement(&repo)?
+        let after = local_advertisement(&repo)?;
+        (resolve(revision, &after)?, before != after)
     } else {
-        session.list(&repo)?
+        let mut wanted = None;
+        let (_, fetched) = session.list_and_fetch(&repo, |adv| {
+            let found = resolve(revision, adv)?;
+            let refspecs = refspecs_for(&repo, &found);
+            wanted = Some(found);
+            Ok(refspecs)
+        })?;
+        (
+            wanted.ok_or_else(|| Error::RevisionNotFound {
+                revision: revision.to_owned(),
+            })?,
+            fetched,
+        )
     };
-    let wanted = resolve(revision, &adv)?;
-    let mut fetched = false;
-    if let Wanted::Ref { name, oid } = &wanted {
-        let local = repo
-            .refname_to_id(&local_ref(name))
-            .ok()
-            .map(|o| o.to_string());
-        if local.as_deref() != Some(oid.as_str()) {
-            session.fetch(&repo, &[format!("+{name}:{}", local_ref(name))])?;
-            fetched = true;
-        }
-    } else if find_commit(&repo, &wanted).is_err() {
-        session.fetch(&repo, &all_refspecs())?;
-        fetched = true;
-    }
     let commit = find_commit(&repo, &wanted).map_err(|_| Error::RevisionNotFound {
         revision: revision.to_owned(),
     })?;
@@ -358,6 +357,25 @@ fn resolve_blocking(
         Wanted::Commit { .. } => None,
     };
     Ok((Resolved { reference, commit }, fetched))
+}
+
+/// What to fetch so that `wanted` is in the cache: nothing when it already is.
+fn refspecs_for(repo: &Repository, wanted: &Wanted) -> Vec<String> {
+    match wanted {
+        Wanted::Ref { name, oid } => {
+            let local = repo
+                .refname_to_id(&local_ref(name))
+                .ok()
+                .map(|o| o.to_string());
+            if local.as_deref() == Some(oid.as_str()) {
+                Vec::new()
+            } else {
+                vec![format!("+{name}:{}", local_ref(name))]
+            }
+        }
+        Wanted::Commit { .. } if find_commit(repo, wanted).is_ok() => Vec::new(),
+        Wanted::Commit { .. } => all_refspecs(),
+    }
 }
 
 fn session_uses_bearer(url: &RepoUrl, creds: &Credentials) -> bool {

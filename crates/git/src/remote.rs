@@ -53,26 +53,55 @@ pub(crate) enum PushOutcome {
 }
 
 impl Session<'_> {
-    /// The remote's refs and default branch, without fetching anything.
-    pub fn list(&self, repo: &Repository) -> Result<Advertisement, Error> {
+    /// Lists the remote's refs, asks `decide` which refspecs to fetch, and fetches them over the
+    /// same connection (no second ref advertisement, no second authentication round trip).
+    /// Returns the advertisement and whether anything was fetched.
+    pub fn list_and_fetch<F>(
+        &self,
+        repo: &Repository,
+        decide: F,
+    ) -> Result<(Advertisement, bool), Error>
+    where
+        F: FnOnce(&Advertisement) -> Result<Vec<String>, Error>,
+    {
+        let fail = |e: git2::Error| self.error("list refs of", &e);
         let mut remote = repo
             .remote_anonymous(&self.url.to_git_url())
-            .map_err(|e| self.error("list refs of", &e))?;
-        let connection = remote
+            .map_err(fail)?;
+        let mut connection = remote
             .connect_auth(Direction::Fetch, Some(self.callbacks()), None)
-            .map_err(|e| self.error("list refs of", &e))?;
-        let heads = connection
-            .list()
-            .map_err(|e| self.error("list refs of", &e))?;
+            .map_err(fail)?;
         let mut adv = Advertisement::default();
-        for head in heads {
+        for head in connection.list().map_err(fail)? {
             if head.name() == "HEAD" {
                 adv.head_target = head.symref_target().map(str::to_owned);
             }
             adv.refs
                 .push((head.name().to_owned(), head.oid().to_string()));
         }
-        Ok(adv)
+        let refspecs = decide(&adv)?;
+        if refspecs.is_empty() {
+            return Ok((adv, false));
+        }
+        let headers = self.headers();
+        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+        let mut options = self.fetch_options(&headers);
+        connection
+            .remote()
+            .fetch(&refspecs, Some(&mut options), None)
+            .map_err(|e| self.error("fetch", &e))?;
+        Ok((adv, true))
+    }
+
+    fn fetch_options<'o>(&'o self, headers: &[&str]) -> FetchOptions<'o> {
+        let mut options = FetchOptions::new();
+        options
+            .remote_callbacks(self.callbacks())
+            .download_tags(AutotagOption::None)
+            .update_fetchhead(false)
+            .follow_redirects(RemoteRedirect::None)
+            .custom_headers(headers);
+        options
     }
 
     /// Fetches `refspecs` (e.g. `+refs/heads/main:refs/heads/main`) into `repo`.
@@ -82,13 +111,7 @@ impl Session<'_> {
             .map_err(|e| self.error("fetch", &e))?;
         let headers = self.headers();
         let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
-        let mut options = FetchOptions::new();
-        options
-            .remote_callbacks(self.callbacks())
-            .download_tags(AutotagOption::None)
-            .update_fetchhead(false)
-            .follow_redirects(RemoteRedirect::None)
-            .custom_headers(&headers);
+        let mut options = self.fetch_options(&headers);
         remote
             .fetch(refspecs, Some(&mut options), None)
             .map_err(|e| self.error("fetch", &e))

@@ -100,24 +100,36 @@ impl GitTree {
         if kind != EntryKind::Dir {
             return Err(self.read_error(path, "not a directory".to_owned()));
         }
-        let names: Vec<String> = {
+        // Plain entries take their kind from the tree; only symbolic links need resolving.
+        let listed: Vec<(String, Option<EntryKind>)> = {
             let repo = self.repo();
             let tree = repo
                 .find_tree(oid)
                 .map_err(|e| self.read_error(path, e.message().to_owned()))?;
             tree.iter()
-                .filter_map(|e| e.name().ok().map(str::to_owned))
+                .filter_map(|e| {
+                    let kind = match (e.filemode(), e.kind()) {
+                        (0o120000, _) => None,
+                        (_, Some(ObjectType::Tree)) => Some(EntryKind::Dir),
+                        (_, Some(ObjectType::Commit)) => Some(EntryKind::Submodule),
+                        _ => Some(EntryKind::File),
+                    };
+                    e.name().ok().map(|n| (n.to_owned(), kind))
+                })
                 .collect()
         };
-        let mut entries: Vec<(String, EntryKind)> = names
+        let mut entries: Vec<(String, EntryKind)> = listed
             .into_iter()
-            .filter_map(|name| {
-                let child = if resolved.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{resolved}/{name}")
-                };
-                self.lookup(&child).ok().map(|(_, kind, _)| (name, kind))
+            .filter_map(|(name, kind)| match kind {
+                Some(kind) => Some((name, kind)),
+                None => {
+                    let child = if resolved.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{resolved}/{name}")
+                    };
+                    self.lookup(&child).ok().map(|(_, kind, _)| (name, kind))
+                }
             })
             .collect();
         entries.sort();

@@ -125,14 +125,27 @@ fn attempt_write(
     let repo = open_repo(dir)?;
     let session = Session::new(url, creds, cancel);
     let remote_ref = format!("refs/heads/{}", req.branch);
-    let adv = session.list(&repo)?;
-    let head = match adv.refs.iter().find(|(name, _)| *name == remote_ref) {
-        Some((_, oid)) => {
-            session.fetch(&repo, &[format!("+{remote_ref}:{remote_ref}")])?;
-            Some(Oid::from_str(oid).map_err(|e| Error::local("parse the branch head", e))?)
-        }
-        None => None,
-    };
+    // One connection: list the refs, fetch the branch when the remote has it and it moved.
+    let (adv, _) = session.list_and_fetch(&repo, |adv| {
+        let remote_head = adv
+            .refs
+            .iter()
+            .find(|(name, _)| *name == remote_ref)
+            .map(|(_, oid)| oid.as_str());
+        let local_head = repo.refname_to_id(&remote_ref).ok().map(|o| o.to_string());
+        Ok(match remote_head {
+            Some(oid) if local_head.as_deref() != Some(oid) => {
+                vec![format!("+{remote_ref}:{remote_ref}")]
+            }
+            _ => Vec::new(),
+        })
+    })?;
+    let head = adv
+        .refs
+        .iter()
+        .find(|(name, _)| *name == remote_ref)
+        .map(|(_, oid)| Oid::from_str(oid).map_err(|e| Error::local("parse the branch head", e)))
+        .transpose()?;
     let local = |action: &str| {
         let action = action.to_owned();
         move |e: git2::Error| Error::local(action, e)
