@@ -205,9 +205,25 @@ impl GitServers {
         &self.ca_cert
     }
 
-    /// The HTTP(S) access log so far (one line per request, written unbuffered).
+    /// The HTTP(S) access log, complete up to this call: lighttpd hands lines to a pipe whose
+    /// reader appends them to the file, so this sends a marker request and waits (up to 10 s)
+    /// until the marker's line — and so every line before it — is in the file.
     pub fn access_log(&self) -> String {
-        std::fs::read_to_string(&self.access_log).unwrap_or_default()
+        use std::io::{Read, Write};
+        let marker = format!("/capstan-log-marker-{}", random_token().unwrap_or_default());
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.http_port)) {
+            let request = format!("GET {marker} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+            let _ = stream.write_all(request.as_bytes());
+            let _ = stream.read_to_end(&mut Vec::new());
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = std::fs::read_to_string(&self.access_log).unwrap_or_default();
+            if log.contains(&marker) || std::time::Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// The directory holding logs, keys and repositories.
@@ -335,7 +351,20 @@ fn mkdir(path: &Path) -> Result<(), Error> {
 
 /// Runs the git command line in `dir`, failing with its stderr.
 pub fn run_git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let output = Command::new("git")
+    git_with(dir, args, &[], None)
+}
+
+/// Runs git in `dir` with extra environment variables and optional standard input, as a fixed
+/// test author, and returns its trimmed standard output.
+fn git_with(
+    dir: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> anyhow::Result<String> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new("git")
         .args(args)
         .current_dir(dir)
         // The machine may point git at the system CA bundle; tests pass their own CA per command.
@@ -344,7 +373,19 @@ pub fn run_git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
         .env("GIT_AUTHOR_EMAIL", "author@example.test")
         .env("GIT_COMMITTER_NAME", "Test Author")
         .env("GIT_COMMITTER_EMAIL", "author@example.test")
-        .output()?;
+        .envs(envs.iter().copied())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    if let (Some(mut input), Some(text)) = (child.stdin.take(), stdin) {
+        input.write_all(text.as_bytes())?;
+    }
+    let output = child.wait_with_output()?;
     anyhow::ensure!(
         output.status.success(),
         "git {} failed: {}",
@@ -377,30 +418,9 @@ pub fn commit_files(
     let index = repo.join(format!("capstan-test-index-{}", random_token()?));
     let index_env = index.display().to_string();
     let git = |args: &[&str], stdin: Option<&str>| -> anyhow::Result<String> {
-        use std::io::Write;
-        let mut child = Command::new("git")
-            .arg(&git_dir)
-            .args(args)
-            .env("GIT_INDEX_FILE", &index_env)
-            .env("GIT_AUTHOR_NAME", "Test Author")
-            .env("GIT_AUTHOR_EMAIL", "author@example.test")
-            .env("GIT_COMMITTER_NAME", "Test Author")
-            .env("GIT_COMMITTER_EMAIL", "author@example.test")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()?;
-        if let Some(mut input) = child.stdin.take() {
-            input.write_all(stdin.unwrap_or_default().as_bytes())?;
-        }
-        let output = child.wait_with_output()?;
-        anyhow::ensure!(
-            output.status.success(),
-            "git {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        let mut full = vec![git_dir.as_str()];
+        full.extend_from_slice(args);
+        git_with(repo, &full, &[("GIT_INDEX_FILE", &index_env)], stdin)
     };
     let reference = format!("refs/heads/{branch}");
     let parent = git(&["rev-parse", "--verify", "--quiet", &reference], None)
