@@ -151,7 +151,10 @@ impl RepoCache {
         recent.insert(revision.to_owned(), (started, resolved.clone()));
         drop(recent);
         drop(slot);
-        self.evict();
+        if fetched {
+            // Only a fetch grows the cache; an unchanged check never walks the disk.
+            self.evict().await;
+        }
         Ok(resolved)
     }
 
@@ -218,29 +221,47 @@ impl RepoCache {
         }
     }
 
+    /// Bytes the cached repositories take on disk.
+    pub fn disk_bytes(&self) -> u64 {
+        dir_size(&self.inner.root)
+    }
+
     /// Removes least-recently-used repositories that nobody uses while the cache is too large.
-    fn evict(&self) {
-        let mut slots = self
-            .inner
-            .slots
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut sizes: Vec<(String, u64, u64)> = slots
+    /// The disk is measured on the blocking pool, outside the slot table's lock.
+    pub(crate) async fn evict(&self) {
+        let cache = self.clone();
+        let _ = tokio::task::spawn_blocking(move || cache.evict_blocking()).await;
+    }
+
+    fn evict_blocking(&self) {
+        let lock = || {
+            self.inner
+                .slots
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let listed: Vec<(String, PathBuf, u64)> = lock()
             .iter()
-            .map(|(k, s)| {
+            .map(|(key, slot)| {
                 (
-                    k.clone(),
-                    dir_size(&s.dir),
-                    s.last_used.load(Ordering::Relaxed),
+                    key.clone(),
+                    slot.dir.clone(),
+                    slot.last_used.load(Ordering::Relaxed),
                 )
             })
             .collect();
-        let mut total: u64 = sizes.iter().map(|(_, size, _)| size).sum();
-        sizes.sort_by_key(|(_, _, used)| *used);
-        for (key, size, _) in sizes {
+        let mut sized: Vec<(String, u64, u64)> = listed
+            .into_iter()
+            .map(|(key, dir, used)| (key, dir_size(&dir), used))
+            .collect();
+        let mut total: u64 = sized.iter().map(|(_, size, _)| size).sum();
+        sized.sort_by_key(|(_, _, used)| *used);
+        for (key, size, _) in sized {
             if total <= self.inner.limits.max_bytes {
                 break;
             }
+            // The lock is held while the directory goes, so no new slot can reuse it meanwhile.
+            let mut slots = lock();
             let idle = slots.get(&key).is_some_and(|s| Arc::strong_count(s) == 1);
             if idle && let Some(slot) = slots.remove(&key) {
                 let _ = std::fs::remove_dir_all(&slot.dir);

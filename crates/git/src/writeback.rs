@@ -86,13 +86,13 @@ impl RepoCache {
                 })
                 .await?;
             match step {
-                Step::Done(WriteOutcome::Pushed { sha, .. }) => {
+                Step::Pushed(sha) => {
                     return Ok(WriteOutcome::Pushed {
                         sha,
                         attempts: attempt,
                     });
                 }
-                Step::Done(outcome) => return Ok(outcome),
+                Step::Unchanged(sha) => return Ok(WriteOutcome::Unchanged { sha }),
                 Step::Rejected(reason) => {
                     tracing::info!(attempt, %reason, "push rejected; retrying on the new head");
                     last_rejection = reason;
@@ -109,8 +109,10 @@ impl RepoCache {
     }
 }
 
+/// How one attempt ended.
 enum Step {
-    Done(WriteOutcome),
+    Pushed(String),
+    Unchanged(String),
     Rejected(String),
 }
 
@@ -162,9 +164,7 @@ fn attempt_write(
     if let Some(head) = &head_commit
         && head.tree_id() == tree
     {
-        return Ok(Step::Done(WriteOutcome::Unchanged {
-            sha: head.id().to_string(),
-        }));
+        return Ok(Step::Unchanged(head.id().to_string()));
     }
     let signature = Signature::now(&req.author_name, &req.author_email)
         .map_err(local("make the commit signature"))?;
@@ -179,10 +179,7 @@ fn attempt_write(
     Ok(match session.push(&repo, &push_ref, &remote_ref)? {
         PushOutcome::Pushed => {
             let _ = repo.reference(&remote_ref, commit, true, "capstan write-back pushed");
-            Step::Done(WriteOutcome::Pushed {
-                sha: commit.to_string(),
-                attempts: 1,
-            })
+            Step::Pushed(commit.to_string())
         }
         PushOutcome::Rejected(reason) => Step::Rejected(reason),
     })

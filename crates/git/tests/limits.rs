@@ -87,11 +87,9 @@ async fn the_least_recently_used_repository_is_evicted_past_the_size_limit() -> 
     }
     let creds = http_creds(servers);
     // Measure one repository, then allow one and a half of them.
-    let probe_dir = cache_dir(servers, "lru-probe");
-    RepoCache::new(&probe_dir, CacheLimits::default())
-        .resolve(&servers.http_url(&a), &creds, "main")
-        .await?;
-    let one = dir_size(&probe_dir);
+    let probe = RepoCache::new(cache_dir(servers, "lru-probe"), CacheLimits::default());
+    probe.resolve(&servers.http_url(&a), &creds, "main").await?;
+    let one = probe.disk_bytes();
     let dir = cache_dir(servers, "lru");
     let cache = RepoCache::new(
         &dir,
@@ -120,19 +118,4 @@ async fn the_least_recently_used_repository_is_evicted_past_the_size_limit() -> 
             .is_ok()
     );
     Ok(())
-}
-
-fn dir_size(dir: &std::path::Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => dir_size(&e.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
 }
