@@ -1,10 +1,11 @@
-//! Command-line definition (clap) and dispatch. Commands arrive with the issues that build them;
-//! until then `capstan` answers `--help` and `--version`.
+//! Command-line definition (clap) and dispatch to one module per command.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+
+use crate::render;
 
 /// Capstan: a pull-based GitOps continuous-delivery controller for Kubernetes.
 ///
@@ -18,7 +19,17 @@ use clap::Parser;
     long_about,
     arg_required_else_help = true
 )]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Render a kustomization (or a plain directory of YAML) and print the YAML stream, like
+    /// `kubectl kustomize DIR`.
+    Render(render::Args),
+}
 
 /// Parses `args` and runs the chosen command, returning the process exit code.
 pub fn run<I, T>(args: I) -> ExitCode
@@ -27,7 +38,10 @@ where
     T: Into<OsString> + Clone,
 {
     match Cli::try_parse_from(args) {
-        Ok(Cli {}) => ExitCode::SUCCESS,
+        Ok(Cli { command: None }) => ExitCode::SUCCESS,
+        Ok(Cli {
+            command: Some(Command::Render(args)),
+        }) => render::run(&args),
         Err(err) => {
             // clap prints help and version to stdout with exit code 0, usage errors to stderr with 2.
             let code = err.exit_code();

@@ -1,0 +1,322 @@
+//! The build: reading a kustomization and everything it includes into one set of resources,
+//! in kustomize's order — resources (files and other kustomizations, each built fully),
+//! components, generators, then transformers — and finishing at the top with content hashes,
+//! name references and variables.
+
+use serde_json::Value;
+
+use crate::config::TransformerConfig;
+use crate::error::RenderError;
+use crate::fs::{self, EntryKind, FileSystem};
+use crate::kustomization::{self, Kustomization};
+use crate::loader::{LoadRestrictor, Loader};
+use crate::resmap::ResMap;
+use crate::resource::Resource;
+use crate::{transform, yamlio};
+
+/// How resources are ordered in the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reorder {
+    /// Kustomize's legacy order: by kind (Namespaces first, webhooks last), then name.
+    #[default]
+    Legacy,
+    /// The order of the input.
+    None,
+}
+
+/// Render options (kustomize's command-line flags).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// `--load-restrictor`.
+    pub load_restrictor: LoadRestrictor,
+    /// `--reorder`.
+    pub reorder: Reorder,
+}
+
+/// What one kustomization (with what it includes) has accumulated.
+#[derive(Debug, Clone, Default)]
+pub struct Accumulator {
+    /// The resources.
+    pub resources: ResMap,
+    /// Field specs in force (built-in plus `configurations` and `crds`).
+    pub config: TransformerConfig,
+    /// `vars` declared here and below.
+    pub vars: Vec<crate::transform::vars::Var>,
+}
+
+/// Walks kustomizations; remembers the chain of directories to detect cycles.
+pub struct Builder<'a> {
+    pub(crate) fs: &'a dyn FileSystem,
+    pub(crate) options: Options,
+    stack: Vec<String>,
+}
+
+/// A kustomization file found in a directory.
+pub(crate) struct Found {
+    pub(crate) file: String,
+    pub(crate) kustomization: Kustomization,
+}
+
+impl<'a> Builder<'a> {
+    /// A builder reading from `fs`.
+    pub fn new(fs: &'a dyn FileSystem, options: Options) -> Self {
+        Self {
+            fs,
+            options,
+            stack: Vec::new(),
+        }
+    }
+
+    /// Finds and reads the kustomization file of `dir`, if it has one.
+    pub(crate) fn find(&self, dir: &str) -> Result<Option<Found>, RenderError> {
+        for name in kustomization::FILE_NAMES {
+            let file = fs::join(dir, name).unwrap_or_default();
+            if self.fs.kind(&file).map_err(|e| load_err(&file, e.into()))? == Some(EntryKind::File)
+            {
+                let bytes = self
+                    .fs
+                    .read_file(&file)
+                    .map_err(|e| load_err(&file, e.into()))?;
+                let text = String::from_utf8_lossy(&bytes);
+                let shown = display(&file);
+                let value = yamlio::parse_value(&text, &shown)?;
+                let kustomization = Kustomization::from_value(value, &shown)?;
+                return Ok(Some(Found {
+                    file: shown,
+                    kustomization,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Builds the kustomization in `dir` (not yet finished: no hashes, references or vars).
+    pub fn build_dir(&mut self, dir: &str) -> Result<Accumulator, RenderError> {
+        let found = self
+            .find(dir)?
+            .ok_or_else(|| RenderError::MissingKustomization { dir: display(dir) })?;
+        self.enter(dir)?;
+        let mut acc = Accumulator {
+            config: TransformerConfig::builtin().clone(),
+            ..Accumulator::default()
+        };
+        let result = self.accumulate(dir, &found, &mut acc);
+        self.stack.pop();
+        result?;
+        for r in &mut acc.resources.items {
+            r.lineage.push(dir.to_string());
+        }
+        Ok(acc)
+    }
+
+    fn enter(&mut self, dir: &str) -> Result<(), RenderError> {
+        let real = self
+            .fs
+            .real_path(dir)
+            .map_err(|e| load_err(dir, e.into()))?;
+        if self.stack.contains(&real) {
+            return Err(RenderError::Cycle {
+                dir: display(dir),
+                chain: self
+                    .stack
+                    .iter()
+                    .map(|d| display(d))
+                    .collect::<Vec<_>>()
+                    .join(" -> "),
+            });
+        }
+        self.stack.push(real);
+        Ok(())
+    }
+
+    /// Adds what the kustomization (or component) `found` in `dir` contributes to `acc`.
+    pub(crate) fn accumulate(
+        &mut self,
+        dir: &str,
+        found: &Found,
+        acc: &mut Accumulator,
+    ) -> Result<(), RenderError> {
+        let k = &found.kustomization;
+        let loader = Loader::new(self.fs, dir, self.options.load_restrictor);
+        transform::config::load_configurations(&loader, &found.file, k, &mut acc.config)?;
+        for entry in &k.resources {
+            let added = self.accumulate_resource(&loader, &found.file, entry)?;
+            acc.config.merge(&added.config);
+            acc.vars.extend(added.vars);
+            acc.resources.append_all(added.resources)?;
+        }
+        for entry in &k.components {
+            self.accumulate_component(&loader, &found.file, entry, acc)?;
+        }
+        transform::generate::run(&loader, &found.file, k, acc)?;
+        transform::run(&loader, &found.file, k, acc)?;
+        transform::vars::declare(&found.file, k, acc)?;
+        Ok(())
+    }
+
+    fn accumulate_resource(
+        &mut self,
+        loader: &Loader<'_>,
+        file: &str,
+        entry: &str,
+    ) -> Result<Accumulator, RenderError> {
+        let fail = |message: String| RenderError::Accumulate {
+            kustomization: file.to_string(),
+            entry: entry.to_string(),
+            message,
+        };
+        if is_remote(entry) {
+            return Err(fail(
+                "remote resources are not supported; vendor them into the repository".into(),
+            ));
+        }
+        let path = loader.resolve(entry).map_err(|e| fail(e.to_string()))?;
+        match self.fs.kind(&path).map_err(|e| fail(e.to_string()))? {
+            Some(EntryKind::Dir) => {
+                if let Some(found) = self.find(&path)?
+                    && found.kustomization.is_component()
+                {
+                    return Err(fail(format!(
+                        "expected kind != 'Component' for path '{}'",
+                        display(&path)
+                    )));
+                }
+                self.build_dir(&path).map_err(|e| match e {
+                    e @ RenderError::MissingKustomization { .. } => fail(e.to_string()),
+                    e => e,
+                })
+            }
+            Some(EntryKind::File) => {
+                loader.check(&path).map_err(|e| fail(e.to_string()))?;
+                let text = loader.read_text(entry).map_err(|e| fail(e.to_string()))?;
+                let mut resources = ResMap::default();
+                for res in read_resources(&text, &display(&path))? {
+                    resources.append(res)?;
+                }
+                Ok(Accumulator {
+                    resources,
+                    ..Accumulator::default()
+                })
+            }
+            None => Err(fail(format!("'{}' does not exist", display(&path)))),
+        }
+    }
+
+    fn accumulate_component(
+        &mut self,
+        loader: &Loader<'_>,
+        file: &str,
+        entry: &str,
+        acc: &mut Accumulator,
+    ) -> Result<(), RenderError> {
+        let fail = |message: String| RenderError::Accumulate {
+            kustomization: file.to_string(),
+            entry: entry.to_string(),
+            message,
+        };
+        let path = loader.resolve(entry).map_err(|e| fail(e.to_string()))?;
+        if self.fs.kind(&path).map_err(|e| fail(e.to_string()))? != Some(EntryKind::Dir) {
+            return Err(fail(format!(
+                "component '{}' must be a directory",
+                display(&path)
+            )));
+        }
+        let found = self.find(&path)?.ok_or_else(|| {
+            fail(
+                RenderError::MissingKustomization {
+                    dir: display(&path),
+                }
+                .to_string(),
+            )
+        })?;
+        let k = &found.kustomization;
+        if !k.is_component() {
+            return Err(fail(format!(
+                "'{}' is not a kind: Component",
+                display(&path)
+            )));
+        }
+        if !k.api_version.is_empty() && k.api_version != kustomization::COMPONENT_API_VERSION {
+            return Err(fail(format!(
+                "apiVersion for Component should be {}",
+                kustomization::COMPONENT_API_VERSION
+            )));
+        }
+        self.enter(&path)?;
+        let result = self.accumulate(&path, &found, acc);
+        self.stack.pop();
+        result
+    }
+}
+
+/// Parses the objects of a resource file; `List` kinds are expanded into their items.
+pub fn read_resources(text: &str, file: &str) -> Result<Vec<Resource>, RenderError> {
+    let mut out = Vec::new();
+    for doc in yamlio::parse_documents(text, file)? {
+        for obj in expand_lists(doc) {
+            check_object(&obj, file)?;
+            out.push(Resource::new(obj));
+        }
+    }
+    Ok(out)
+}
+
+fn expand_lists(doc: Value) -> Vec<Value> {
+    let is_list = doc
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| k.ends_with("List"))
+        && doc.get("items").is_some_and(Value::is_array);
+    if !is_list {
+        return vec![doc];
+    }
+    match doc {
+        Value::Object(mut map) => match map.remove("items") {
+            Some(Value::Array(items)) => items.into_iter().flat_map(expand_lists).collect(),
+            _ => Vec::new(),
+        },
+        other => vec![other],
+    }
+}
+
+fn check_object(obj: &Value, file: &str) -> Result<(), RenderError> {
+    let invalid = |message: &str| RenderError::Yaml {
+        file: file.to_string(),
+        message: message.to_string(),
+    };
+    if !obj.is_object() {
+        return Err(invalid("a resource must be a mapping"));
+    }
+    if obj
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return Err(invalid("missing kind in object"));
+    }
+    let name = obj
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str);
+    let generate_name = obj.get("metadata").and_then(|m| m.get("generateName"));
+    if name.is_none_or(str::is_empty) && generate_name.is_none() {
+        return Err(invalid("missing metadata.name in object"));
+    }
+    Ok(())
+}
+
+fn is_remote(entry: &str) -> bool {
+    entry.contains("://") || entry.starts_with("github.com/") || entry.starts_with("git@")
+}
+
+/// A path as users see it: from the repository root, `/` for the root itself.
+pub fn display(path: &str) -> String {
+    format!("/{path}")
+}
+
+pub(crate) fn load_err(context: &str, source: crate::loader::LoadError) -> RenderError {
+    RenderError::Load {
+        context: display(context),
+        source,
+    }
+}

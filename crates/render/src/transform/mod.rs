@@ -1,0 +1,96 @@
+//! The transformers a kustomization's fields configure, run in kustomize's order: strategic
+//! merge patches, patches, namespace, prefix, suffix, labels, annotations, JSON 6902 patches,
+//! replicas, images, replacements; then the `transformers:` field's own list.
+
+pub mod config;
+pub mod finish;
+pub mod generate;
+pub mod images;
+pub mod labels;
+pub mod nameref;
+pub mod namespace;
+pub mod prefix_suffix;
+pub mod replicas;
+pub mod sort;
+pub mod vars;
+
+use crate::build::Accumulator;
+use crate::error::RenderError;
+use crate::kustomization::Kustomization;
+use crate::loader::Loader;
+
+/// Runs the transformers `k` configures over everything accumulated so far.
+pub fn run(
+    loader: &Loader<'_>,
+    file: &str,
+    k: &Kustomization,
+    acc: &mut Accumulator,
+) -> Result<(), RenderError> {
+    unsupported(file, k)?;
+    if !k.namespace.is_empty() {
+        namespace::apply(
+            &mut acc.resources,
+            &acc.config,
+            &namespace::Settings::new(&k.namespace),
+        )?;
+    }
+    if !k.name_prefix.is_empty() || !k.name_suffix.is_empty() {
+        let fields = prefix_suffix::Fields {
+            prefix: &acc.config.name_prefix,
+            suffix: &acc.config.name_suffix,
+        };
+        prefix_suffix::apply(&mut acc.resources, &k.name_prefix, &k.name_suffix, &fields)?;
+    }
+    if !k.common_labels.is_empty() {
+        labels::apply(
+            &mut acc.resources,
+            &k.common_labels,
+            &acc.config.common_labels,
+        )?;
+    }
+    for entry in &k.labels {
+        let specs = labels::specs_for(entry, &acc.config, file)?;
+        labels::apply(&mut acc.resources, &entry.pairs, &specs)?;
+    }
+    if !k.common_annotations.is_empty() {
+        labels::apply(
+            &mut acc.resources,
+            &k.common_annotations,
+            &acc.config.common_annotations,
+        )?;
+    }
+    if !k.replicas.is_empty() {
+        replicas::apply(&mut acc.resources, &k.replicas, &acc.config.replicas, file)?;
+    }
+    if !k.images.is_empty() {
+        images::apply(&mut acc.resources, &k.images, &acc.config.images, file)?;
+    }
+    let _ = loader;
+    Ok(())
+}
+
+/// Fields not implemented yet are refused rather than silently ignored.
+fn unsupported(file: &str, k: &Kustomization) -> Result<(), RenderError> {
+    let fields = [
+        (
+            "patchesStrategicMerge",
+            k.patches_strategic_merge.is_empty(),
+        ),
+        ("patchesJson6902", k.patches_json6902.is_empty()),
+        ("patches", k.patches.is_empty()),
+        ("replacements", k.replacements.is_empty()),
+        ("transformers", k.transformers.is_empty()),
+        ("generators", k.generators.is_empty()),
+        ("validators", k.validators.is_empty()),
+        ("openapi", k.openapi.is_empty()),
+        ("crds", k.crds.is_empty()),
+        ("buildMetadata", k.build_metadata.is_empty()),
+        ("helmCharts", k.helm_charts.is_empty()),
+    ];
+    for (field, empty) in fields {
+        if !empty {
+            return Err(RenderError::field(file, field, "not supported yet"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,216 @@
+//! Name references: after prefixes, suffixes, namespaces and hashes have renamed objects, every
+//! field that refers to one of them by name (the `nameReference` specs) is updated to the new
+//! name. A reference is matched against every name the object has had, among objects whose
+//! namespace the referrer can see; role bindings' subjects move namespace along with their
+//! ServiceAccount.
+
+use serde_json::Value;
+
+use crate::config::NameBackReference;
+use crate::error::RenderError;
+use crate::fieldspec::{self, Segment};
+use crate::resmap::ResMap;
+use crate::resource::{Gvk, ResId, Resource, effective_namespace};
+
+/// Fixes every name reference in `res`.
+pub fn apply(res: &mut ResMap, backrefs: &[NameBackReference]) -> Result<(), RenderError> {
+    for backref in backrefs {
+        let candidates: Vec<Candidate> = res
+            .items
+            .iter()
+            .filter(|r| backref.refers_to(&r.gvk()))
+            .map(Candidate::of)
+            .collect();
+        if candidates.is_empty() {
+            continue;
+        }
+        for i in 0..res.items.len() {
+            let referrer = Referrer::of(&res.items[i]);
+            let gvk = referrer.gvk.clone();
+            for spec in backref.field_specs.iter().filter(|f| f.matches(&gvk)) {
+                let path = fieldspec::parse_path(&spec.path);
+                update(
+                    &mut res.items[i].obj,
+                    &path,
+                    &referrer,
+                    &candidates,
+                    &backref.kind,
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+struct Candidate {
+    ids: Vec<ResId>,
+    current: ResId,
+    lineage: Vec<String>,
+}
+
+impl Candidate {
+    fn of(r: &Resource) -> Self {
+        Self {
+            ids: r.all_ids().collect(),
+            current: r.id(),
+            lineage: r.lineage.clone(),
+        }
+    }
+}
+
+struct Referrer {
+    gvk: Gvk,
+    id: ResId,
+    lineage: Vec<String>,
+}
+
+impl Referrer {
+    fn of(r: &Resource) -> Self {
+        Self {
+            gvk: r.gvk(),
+            id: r.id(),
+            lineage: r.lineage.clone(),
+        }
+    }
+}
+
+fn update(
+    obj: &mut Value,
+    path: &[Segment],
+    referrer: &Referrer,
+    candidates: &[Candidate],
+    kind: &str,
+) -> Result<(), RenderError> {
+    // Walk to the parent of the last field, so a sibling `kind` (roleRef, scaleTargetRef) can be
+    // checked and a sibling `namespace` (subjects) read and updated.
+    let Some((last, parent)) = path.split_last() else {
+        return Ok(());
+    };
+    let Segment::Key(last) = last else {
+        return Ok(());
+    };
+    fieldspec::walk::<RenderError>(obj, parent, false, &mut |holder| match holder {
+        Value::Array(items) => {
+            for item in items {
+                update_in(item, last, referrer, candidates, kind)?;
+            }
+            Ok(())
+        }
+        other => update_in(other, last, referrer, candidates, kind),
+    })
+}
+
+fn update_in(
+    holder: &mut Value,
+    field: &str,
+    referrer: &Referrer,
+    candidates: &[Candidate],
+    kind: &str,
+) -> Result<(), RenderError> {
+    let Value::Object(map) = holder else {
+        return Ok(());
+    };
+    if let Some(sibling_kind) = map.get("kind").and_then(Value::as_str)
+        && field == "name"
+        && sibling_kind != kind
+    {
+        return Ok(());
+    }
+    let explicit_ns = if field == "name" {
+        map.get("namespace")
+            .and_then(Value::as_str)
+            .map(String::from)
+    } else {
+        None
+    };
+    let Some(value) = map.get_mut(field) else {
+        return Ok(());
+    };
+    match value {
+        Value::String(name) => {
+            if let Some(c) = select(name, explicit_ns.as_deref(), referrer, candidates)? {
+                *name = c.current.name.clone();
+                if explicit_ns.is_some() && !c.current.namespace.is_empty() {
+                    map.insert(
+                        "namespace".into(),
+                        Value::String(c.current.namespace.clone()),
+                    );
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items.iter_mut() {
+                match item {
+                    Value::String(name) => {
+                        if let Some(c) = select(name, None, referrer, candidates)? {
+                            *name = c.current.name.clone();
+                        }
+                    }
+                    Value::Object(_) => update_in(item, "name", referrer, candidates, kind)?,
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn select<'c>(
+    name: &str,
+    explicit_ns: Option<&str>,
+    referrer: &Referrer,
+    candidates: &'c [Candidate],
+) -> Result<Option<&'c Candidate>, RenderError> {
+    let mut found: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| c.ids.iter().any(|id| id.name == name))
+        .filter(|c| visible(c, explicit_ns, referrer))
+        .collect();
+    if found.len() > 1 {
+        // Prefer objects built through the same bases as the referrer.
+        let shared = |c: &Candidate| {
+            c.lineage
+                .iter()
+                .rev()
+                .zip(referrer.lineage.iter().rev())
+                .take_while(|(a, b)| a == b)
+                .count()
+        };
+        let best = found.iter().map(|c| shared(c)).max().unwrap_or(0);
+        found.retain(|c| shared(c) == best);
+    }
+    match found.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        [first, rest @ ..] if rest.iter().all(|c| c.current.name == first.current.name) => {
+            Ok(Some(first))
+        }
+        many => Err(RenderError::transform(format!(
+            "found multiple possible referrals: {} (referred to as '{name}' by {})",
+            many.iter()
+                .map(|c| c.current.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            referrer.id
+        ))),
+    }
+}
+
+/// Whether the referrer can refer to the candidate: same namespace for namespaced objects, any
+/// for cluster-scoped ones; an explicit namespace next to the name must be one the candidate had.
+fn visible(c: &Candidate, explicit_ns: Option<&str>, referrer: &Referrer) -> bool {
+    if c.current.gvk.is_cluster_scoped() {
+        return true;
+    }
+    if let Some(ns) = explicit_ns {
+        return c.ids.iter().any(|id| {
+            effective_namespace(&id.gvk, &id.namespace) == effective_namespace(&id.gvk, ns)
+        });
+    }
+    if referrer.gvk.is_cluster_scoped() {
+        return true;
+    }
+    effective_namespace(&c.current.gvk, &c.current.namespace)
+        == effective_namespace(&referrer.gvk, &referrer.id.namespace)
+}

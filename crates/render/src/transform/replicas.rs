@@ -1,0 +1,41 @@
+//! `replicas:`: set the replica count of the named workloads.
+
+use serde_json::Value;
+
+use crate::error::RenderError;
+use crate::fieldspec::{self, FieldSpec};
+use crate::kustomization::Replica;
+use crate::resmap::ResMap;
+
+/// Sets `spec.replicas` (or the configured field) of every resource a `replicas` entry names;
+/// resources are matched by any name they have had.
+pub fn apply(
+    res: &mut ResMap,
+    replicas: &[Replica],
+    specs: &[FieldSpec],
+    file: &str,
+) -> Result<(), RenderError> {
+    for (i, entry) in replicas.iter().enumerate() {
+        if entry.name.is_empty() {
+            return Err(RenderError::field(
+                file,
+                format!("replicas[{i}].name"),
+                "must not be empty",
+            ));
+        }
+        for r in &mut res.items {
+            if !r.all_ids().any(|id| id.name == entry.name) {
+                continue;
+            }
+            let gvk = r.gvk();
+            for spec in specs.iter().filter(|f| f.matches(&gvk)) {
+                let path = fieldspec::parse_path(&spec.path);
+                fieldspec::walk::<RenderError>(&mut r.obj, &path, spec.create, &mut |v| {
+                    *v = Value::from(entry.count);
+                    Ok(())
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
