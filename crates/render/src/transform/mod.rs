@@ -9,8 +9,11 @@ pub mod images;
 pub mod labels;
 pub mod nameref;
 pub mod namespace;
+pub mod patch;
 pub mod prefix_suffix;
 pub mod replicas;
+pub mod selector;
+pub mod smp_glue;
 pub mod sort;
 pub mod vars;
 
@@ -27,6 +30,8 @@ pub fn run(
     acc: &mut Accumulator,
 ) -> Result<(), RenderError> {
     unsupported(file, k)?;
+    patch::strategic_merge(loader, file, &k.patches_strategic_merge, acc)?;
+    patch::patches(loader, file, &k.patches, "patches", acc)?;
     if !k.namespace.is_empty() {
         namespace::apply(
             &mut acc.resources,
@@ -59,25 +64,19 @@ pub fn run(
             &acc.config.common_annotations,
         )?;
     }
+    patch::patches(loader, file, &k.patches_json6902, "patchesJson6902", acc)?;
     if !k.replicas.is_empty() {
         replicas::apply(&mut acc.resources, &k.replicas, &acc.config.replicas, file)?;
     }
     if !k.images.is_empty() {
         images::apply(&mut acc.resources, &k.images, &acc.config.images, file)?;
     }
-    let _ = loader;
     Ok(())
 }
 
 /// Fields not implemented yet are refused rather than silently ignored.
 fn unsupported(file: &str, k: &Kustomization) -> Result<(), RenderError> {
     let fields = [
-        (
-            "patchesStrategicMerge",
-            k.patches_strategic_merge.is_empty(),
-        ),
-        ("patchesJson6902", k.patches_json6902.is_empty()),
-        ("patches", k.patches.is_empty()),
         ("replacements", k.replacements.is_empty()),
         ("transformers", k.transformers.is_empty()),
         ("generators", k.generators.is_empty()),
