@@ -6,10 +6,15 @@ use crate::error::RenderError;
 
 /// The documents of a YAML stream, empty ones skipped.
 pub fn parse_documents(text: &str, file: &str) -> Result<Vec<Value>, RenderError> {
-    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| RenderError::Yaml {
-        file: file.to_string(),
-        message: e.to_string(),
-    })?;
+    // Later keys win over earlier duplicates, as in kustomize.
+    let options = serde_saphyr::options! {
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
+    };
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple_with_options(text, options).map_err(|e| RenderError::Yaml {
+            file: file.to_string(),
+            message: e.to_string(),
+        })?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 

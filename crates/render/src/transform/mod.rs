@@ -11,6 +11,7 @@ pub mod nameref;
 pub mod namespace;
 pub mod patch;
 pub mod prefix_suffix;
+pub mod replacements;
 pub mod replicas;
 pub mod selector;
 pub mod smp_glue;
@@ -71,13 +72,13 @@ pub fn run(
     if !k.images.is_empty() {
         images::apply(&mut acc.resources, &k.images, &acc.config.images, file)?;
     }
+    replacements::apply(loader, file, &k.replacements, acc)?;
     Ok(())
 }
 
 /// Fields not implemented yet are refused rather than silently ignored.
 fn unsupported(file: &str, k: &Kustomization) -> Result<(), RenderError> {
     let fields = [
-        ("replacements", k.replacements.is_empty()),
         ("transformers", k.transformers.is_empty()),
         ("generators", k.generators.is_empty()),
         ("validators", k.validators.is_empty()),

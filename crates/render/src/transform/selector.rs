@@ -1,7 +1,8 @@
 //! Patch and replacement targets: group, version, kind, name and namespace (names and
 //! namespaces as anchored regular expressions), label and annotation selectors in Kubernetes'
 //! syntax (`a=b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`). A resource is selected
-//! when its current or its original identity matches.
+//! when its current or its original identity matches. Group, version and kind are anchored
+//! regular expressions too (`kind: Deployment|.*Set`), as in kustomize 5.
 
 use regex::Regex;
 use serde_json::{Map, Value};
@@ -12,7 +13,9 @@ use crate::resource::{ResId, Resource};
 /// A compiled target.
 #[derive(Debug)]
 pub struct Selector {
-    target: Target,
+    group: Option<Regex>,
+    version: Option<Regex>,
+    kind: Option<Regex>,
     name: Option<Regex>,
     namespace: Option<Regex>,
     labels: Vec<Requirement>,
@@ -37,22 +40,19 @@ fn anchored(pattern: &str) -> Result<Regex, String> {
 impl Selector {
     /// Compiles `target`; errors name the bad expression.
     pub fn new(target: &Target) -> Result<Self, String> {
-        let name = target
-            .name
-            .as_deref()
-            .filter(|n| !n.is_empty())
-            .map(anchored)
-            .transpose()?;
-        let namespace = target
-            .namespace
-            .as_deref()
-            .filter(|n| !n.is_empty())
-            .map(anchored)
-            .transpose()?;
+        let compile = |field: &Option<String>| {
+            field
+                .as_deref()
+                .filter(|n| !n.is_empty())
+                .map(anchored)
+                .transpose()
+        };
         Ok(Self {
-            target: target.clone(),
-            name,
-            namespace,
+            group: compile(&target.group)?,
+            version: compile(&target.version)?,
+            kind: compile(&target.kind)?,
+            name: compile(&target.name)?,
+            namespace: compile(&target.namespace)?,
             labels: parse_selector(target.label_selector.as_deref().unwrap_or(""))?,
             annotations: parse_selector(target.annotation_selector.as_deref().unwrap_or(""))?,
         })
@@ -67,17 +67,12 @@ impl Selector {
     }
 
     fn id_matches(&self, id: &ResId) -> bool {
-        let eq = |want: &Option<String>, have: &str| {
-            want.as_deref().is_none_or(|w| w.is_empty() || w == have)
-        };
-        eq(&self.target.group, &id.gvk.group)
-            && eq(&self.target.version, &id.gvk.version)
-            && eq(&self.target.kind, &id.gvk.kind)
-            && self.name.as_ref().is_none_or(|re| re.is_match(&id.name))
-            && self
-                .namespace
-                .as_ref()
-                .is_none_or(|re| re.is_match(&id.namespace))
+        let ok = |re: &Option<Regex>, have: &str| re.as_ref().is_none_or(|re| re.is_match(have));
+        ok(&self.group, &id.gvk.group)
+            && ok(&self.version, &id.gvk.version)
+            && ok(&self.kind, &id.gvk.kind)
+            && ok(&self.name, &id.name)
+            && ok(&self.namespace, &id.namespace)
     }
 }
 
