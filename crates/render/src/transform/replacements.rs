@@ -262,14 +262,11 @@ fn merge_part(current: &Value, value: &Value, opts: &Options) -> Result<Value, S
         _ => return Err("delimiter option can only be used with scalar nodes".into()),
     };
     let existing = current.as_str().unwrap_or("");
-    let mut parts: Vec<String> = if existing.is_empty() {
-        Vec::new()
-    } else {
-        existing
-            .split(opts.delimiter.as_str())
-            .map(String::from)
-            .collect()
-    };
+    // Like Go's strings.Split, an empty value is one empty part.
+    let mut parts: Vec<String> = existing
+        .split(opts.delimiter.as_str())
+        .map(String::from)
+        .collect();
     if opts.index < 0 {
         parts.insert(0, new);
     } else if opts.index as usize >= parts.len() {

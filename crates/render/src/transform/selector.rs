@@ -1,7 +1,7 @@
 //! Patch and replacement targets: group, version, kind, name and namespace (names and
 //! namespaces as anchored regular expressions), label and annotation selectors in Kubernetes'
 //! syntax (`a=b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`). A resource is selected
-//! when its current or its original identity matches. Group, version and kind are anchored
+//! when any identity it has had (current, original or in between) matches. Group, version and kind are anchored
 //! regular expressions too (`kind: Deployment|.*Set`), as in kustomize 5.
 
 use regex::Regex;
@@ -60,7 +60,7 @@ impl Selector {
 
     /// Whether `r` is selected.
     pub fn selects(&self, r: &Resource) -> bool {
-        let id_ok = self.id_matches(&r.id()) || self.id_matches(&r.original_id());
+        let id_ok = r.all_ids().any(|id| self.id_matches(&id));
         id_ok
             && matches_all(&self.labels, r.meta_map("labels"))
             && matches_all(&self.annotations, r.meta_map("annotations"))
