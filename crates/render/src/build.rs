@@ -12,6 +12,7 @@ use crate::kustomization::{self, Kustomization};
 use crate::loader::{LoadRestrictor, Loader};
 use crate::resmap::ResMap;
 use crate::resource::Resource;
+use crate::transform::plugins;
 use crate::{transform, yamlio};
 
 /// How resources are ordered in the output.
@@ -149,7 +150,17 @@ impl<'a> Builder<'a> {
             self.accumulate_component(&loader, &found.file, entry, acc)?;
         }
         transform::generate::run(&loader, &found.file, k, acc)?;
+        let generators =
+            plugins::load_configs(self, &loader, &found.file, "generators", &k.generators)?;
+        for config in &generators {
+            plugins::generate_one(&loader, &found.file, config, acc)?;
+        }
         transform::run(&loader, &found.file, k, acc)?;
+        let transformers =
+            plugins::load_configs(self, &loader, &found.file, "transformers", &k.transformers)?;
+        for config in &transformers {
+            plugins::transform(&loader, &found.file, config, acc)?;
+        }
         transform::vars::declare(&found.file, k, acc)?;
         Ok(())
     }

@@ -22,3 +22,15 @@ pub fn run(
     }
     Ok(())
 }
+
+/// Runs a `ConfigMapGenerator` or `SecretGenerator` plugin configuration.
+pub fn from_plugin(
+    loader: &Loader<'_>,
+    file: &str,
+    kind: &str,
+    config: &serde_json::Value,
+    acc: &mut Accumulator,
+) -> Result<(), RenderError> {
+    let _ = (loader, config, acc);
+    Err(RenderError::field(file, kind, "not supported yet"))
+}

@@ -10,6 +10,7 @@ pub mod labels;
 pub mod nameref;
 pub mod namespace;
 pub mod patch;
+pub mod plugins;
 pub mod prefix_suffix;
 pub mod replacements;
 pub mod replicas;
@@ -79,8 +80,6 @@ pub fn run(
 /// Fields not implemented yet are refused rather than silently ignored.
 fn unsupported(file: &str, k: &Kustomization) -> Result<(), RenderError> {
     let fields = [
-        ("transformers", k.transformers.is_empty()),
-        ("generators", k.generators.is_empty()),
         ("validators", k.validators.is_empty()),
         ("openapi", k.openapi.is_empty()),
         ("crds", k.crds.is_empty()),
