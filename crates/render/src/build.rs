@@ -143,7 +143,16 @@ impl<'a> Builder<'a> {
         for entry in &k.resources {
             let added = self.accumulate_resource(&loader, &found.file, entry)?;
             acc.config.merge(&added.config);
-            acc.vars.extend(added.vars);
+            for var in added.vars {
+                if acc.vars.iter().any(|v| v.name == var.name) {
+                    return Err(RenderError::field(
+                        &found.file,
+                        "resources",
+                        format!("var '{}' already encountered", var.name),
+                    ));
+                }
+                acc.vars.push(var);
+            }
             acc.resources.append_all(added.resources)?;
         }
         for entry in &k.components {
@@ -266,7 +275,7 @@ pub fn read_resources(text: &str, file: &str) -> Result<Vec<Resource>, RenderErr
     for doc in yamlio::parse_documents(text, file)? {
         for obj in expand_lists(doc) {
             check_object(&obj, file)?;
-            out.push(Resource::new(obj));
+            out.push(Resource::new(stringify_metadata(obj)));
         }
     }
     Ok(out)
@@ -288,6 +297,24 @@ fn expand_lists(doc: Value) -> Vec<Value> {
         },
         other => vec![other],
     }
+}
+
+/// Label and annotation values are strings in Kubernetes; kustomize turns numbers and booleans
+/// written without quotes into strings, and so does Capstan.
+fn stringify_metadata(mut obj: Value) -> Value {
+    for key in ["labels", "annotations"] {
+        let Some(Value::Object(map)) = obj.get_mut("metadata").and_then(|m| m.get_mut(key)) else {
+            continue;
+        };
+        for value in map.values_mut() {
+            match value {
+                Value::Number(n) => *value = Value::String(n.to_string()),
+                Value::Bool(b) => *value = Value::String(b.to_string()),
+                _ => {}
+            }
+        }
+    }
+    obj
 }
 
 fn check_object(obj: &Value, file: &str) -> Result<(), RenderError> {

@@ -117,9 +117,23 @@ fn update_in(
         return Ok(());
     }
     let explicit_ns = if field == "name" {
-        map.get("namespace")
-            .and_then(Value::as_str)
-            .map(String::from)
+        match map.get("namespace") {
+            Some(Value::String(ns)) if !ns.is_empty() => Some(ns.clone()),
+            Some(Value::Null) | Some(Value::String(_)) => {
+                let name = map.get(field).and_then(Value::as_str).unwrap_or_default();
+                if candidates
+                    .iter()
+                    .any(|c| c.ids.iter().any(|id| id.name == name))
+                {
+                    return Err(RenderError::transform(format!(
+                        "Invalid Input: namespace is blank for resource {} (subject {name})",
+                        referrer.id
+                    )));
+                }
+                None
+            }
+            _ => None,
+        }
     } else {
         None
     };

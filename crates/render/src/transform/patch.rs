@@ -86,6 +86,9 @@ pub fn strategic_merge(
                 "a JSON 6902 patch needs a target; use patches",
             ));
         };
+        if docs.is_empty() {
+            return Err(RenderError::field(file, field, "patch appears to be empty"));
+        }
         for doc in docs {
             apply_to_own_id(&mut acc.resources, &doc)
                 .map_err(|e| RenderError::field(file, field.clone(), e))?;
@@ -164,7 +167,8 @@ fn apply_to_own_id(res: &mut ResMap, doc: &Value) -> Result<(), String> {
         }
     };
     let target = &res.items[index];
-    match smp_glue::merge(&target.obj, doc)? {
+    let doc = retarget(doc, &target.obj, false, false);
+    match smp_glue::merge(&target.obj, &doc)? {
         Some(merged) => replace(&mut res.items[index], merged),
         None => {
             res.items.remove(index);
