@@ -143,6 +143,10 @@ pub struct Resource {
     /// The kustomization directories it was built through, innermost first (name references
     /// prefer objects that came through the same bases as the referrer).
     pub lineage: Vec<String>,
+    /// Name prefixes applied to it, innermost first.
+    pub prefixes: Vec<String>,
+    /// Name suffixes applied to it, innermost first.
+    pub suffixes: Vec<String>,
 }
 
 impl Resource {
@@ -156,6 +160,8 @@ impl Resource {
             origin: None,
             transformations: Vec::new(),
             lineage: Vec::new(),
+            prefixes: Vec::new(),
+            suffixes: Vec::new(),
         }
     }
 

@@ -45,7 +45,7 @@ pub fn apply(res: &mut ResMap, backrefs: &[NameBackReference]) -> Result<(), Ren
 struct Candidate {
     ids: Vec<ResId>,
     current: ResId,
-    lineage: Vec<String>,
+    outer: (Option<String>, Option<String>),
 }
 
 impl Candidate {
@@ -53,7 +53,7 @@ impl Candidate {
         Self {
             ids: r.all_ids().collect(),
             current: r.id(),
-            lineage: r.lineage.clone(),
+            outer: (r.prefixes.last().cloned(), r.suffixes.last().cloned()),
         }
     }
 }
@@ -61,7 +61,7 @@ impl Candidate {
 struct Referrer {
     gvk: Gvk,
     id: ResId,
-    lineage: Vec<String>,
+    outer: (Option<String>, Option<String>),
 }
 
 impl Referrer {
@@ -69,7 +69,7 @@ impl Referrer {
         Self {
             gvk: r.gvk(),
             id: r.id(),
-            lineage: r.lineage.clone(),
+            outer: (r.prefixes.last().cloned(), r.suffixes.last().cloned()),
         }
     }
 }
@@ -182,17 +182,9 @@ fn select<'c>(
         .filter(|c| visible(c, explicit_ns, referrer))
         .collect();
     if found.len() > 1 {
-        // Prefer objects built through the same bases as the referrer.
-        let shared = |c: &Candidate| {
-            c.lineage
-                .iter()
-                .rev()
-                .zip(referrer.lineage.iter().rev())
-                .take_while(|(a, b)| a == b)
-                .count()
-        };
-        let best = found.iter().map(|c| shared(c)).max().unwrap_or(0);
-        found.retain(|c| shared(c) == best);
+        // Like kustomize: among several, those renamed by the same outermost prefix and suffix as
+        // the referrer (objects that came through the same overlay).
+        found.retain(|c| c.outer == referrer.outer);
     }
     match found.as_slice() {
         [] => Ok(None),

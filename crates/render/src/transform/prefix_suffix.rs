@@ -53,6 +53,11 @@ pub fn apply(
                         renamed = true;
                     }
                     crate::resource::set_at(&mut r.obj, &["metadata", "name"], new.into());
+                    if is_prefix {
+                        r.prefixes.push(affix.to_string());
+                    } else {
+                        r.suffixes.push(affix.to_string());
+                    }
                     continue;
                 }
                 let path = fieldspec::parse_path(&spec.path);
