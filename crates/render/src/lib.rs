@@ -5,6 +5,7 @@
 //! kustomize does.
 
 pub mod fs;
+pub mod generators;
 pub mod loader;
 
 pub use fs::{DiskFs, EntryKind, FileSystem, FsError, MemFs};
