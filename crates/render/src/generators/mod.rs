@@ -25,8 +25,8 @@
 //! Kustomize appends the hash once, at the very end of the top-level build: after all
 //! generators, merges and transformers of every level (name prefixes and suffixes, namespaces,
 //! labels, patches, replacements, ...), and before name references to the renamed objects are
-//! fixed, before `vars` are substituted (so a `$(VAR)` in a ConfigMap's data is hashed
-//! unexpanded) and before local-config objects are dropped. Bases do not hash; only the
+//! fixed, before `vars` are substituted (so where a configuration makes ConfigMap data a var
+//! target, the `$(VAR)` is hashed unexpanded) and before local-config objects are dropped. Bases do not hash; only the
 //! kustomization being built does. For each object still marked `needs_hash` (see
 //! [`Generated::needs_hash`] and [`merge_generated`] for how merges combine the mark), the
 //! caller renames it `<current name>-<name_hash(object)>` (the current name carrying any prefix
