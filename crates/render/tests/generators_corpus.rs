@@ -34,8 +34,8 @@ fn corpus() -> Option<PathBuf> {
 
 fn cases(root: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
+        .expect("corpus cases")
+        .map(|e| e.expect("corpus case").path())
         .collect();
     out.sort();
     out
@@ -43,7 +43,7 @@ fn cases(root: &Path) -> Vec<PathBuf> {
 
 fn expected_docs(case: &Path) -> Option<Vec<Value>> {
     let text = std::fs::read_to_string(case.join("expected.yaml")).ok()?;
-    Some(serde_saphyr::from_multiple::<Value>(&text).unwrap())
+    Some(serde_saphyr::from_multiple::<Value>(&text).expect("expected.yaml parses"))
 }
 
 fn name_of(v: &Value) -> &str {
@@ -153,9 +153,9 @@ enum Outcome {
 
 fn kustomization(fs: &DiskFs, dir: &str) -> Result<Kustomization, Outcome> {
     for name in ["kustomization.yaml", "kustomization.yml", "Kustomization"] {
-        let path = capstan_render::fs::join(dir, name).unwrap();
+        let path = capstan_render::fs::join(dir, name).ok_or(Outcome::Unsupported)?;
         if let Ok(bytes) = fs.read_file(&path) {
-            let text = String::from_utf8(bytes).unwrap();
+            let text = String::from_utf8(bytes).map_err(|_| Outcome::Unsupported)?;
             return serde_saphyr::from_str(&text).map_err(|_| Outcome::Unsupported);
         }
     }
@@ -166,7 +166,7 @@ fn accumulate(fs: &DiskFs, dir: &str, restrictor: LoadRestrictor) -> Result<Vec<
     let k = kustomization(fs, dir)?;
     let mut objs = Vec::new();
     for r in &k.resources {
-        let sub = capstan_render::fs::join(dir, r).unwrap();
+        let sub = capstan_render::fs::join(dir, r).ok_or(Outcome::Unsupported)?;
         match fs.kind(&sub).ok().flatten() {
             Some(EntryKind::Dir) => objs.extend(accumulate(fs, &sub, restrictor)?),
             Some(EntryKind::File) => {
@@ -225,7 +225,10 @@ fn plugin_generator(
 ) -> Result<Result<generators::Generated, generators::GeneratorError>, Outcome> {
     let configs = match serde_saphyr::from_str::<Value>(entry) {
         Ok(inline @ Value::Object(_)) => vec![inline],
-        _ => yaml_docs(fs, &capstan_render::fs::join(dir, entry).unwrap())?,
+        _ => {
+            let path = capstan_render::fs::join(dir, entry).ok_or(Outcome::Unsupported)?;
+            yaml_docs(fs, &path)?
+        }
     };
     let [config] = configs.as_slice() else {
         return Err(Outcome::Unsupported);
@@ -263,7 +266,9 @@ fn absorb(objs: &mut Vec<Obj>, g: generators::Generated) -> Result<(), Outcome> 
 }
 
 fn transform(obj: &mut Obj, k: &Kustomization) {
-    let meta = obj.value["metadata"].as_object_mut().unwrap();
+    let meta = obj.value["metadata"]
+        .as_object_mut()
+        .expect("generated objects have metadata");
     if let Some(ns) = &k.namespace {
         meta.insert("namespace".into(), Value::String(ns.clone()));
     }
@@ -281,9 +286,9 @@ fn transform(obj: &mut Obj, k: &Kustomization) {
 }
 
 fn build(case: &Path, meta: &Value) -> Result<Vec<Value>, Outcome> {
-    let fs = DiskFs::new(case.join("input")).unwrap();
+    let fs = DiskFs::new(case.join("input")).expect("case input");
     let run_dir = meta["run_dir"].as_str().unwrap_or(".");
-    let dir = capstan_render::fs::join("", run_dir).unwrap();
+    let dir = capstan_render::fs::join("", run_dir).ok_or(Outcome::Unsupported)?;
     let restrictor = match meta
         .pointer("/options/load_restrictions")
         .and_then(Value::as_str)
