@@ -55,7 +55,7 @@ use crate::loader::LoadError;
 #[derive(Debug, thiserror::Error)]
 pub enum GeneratorError {
     /// A generator entry has no name.
-    #[error("generating a {kind}: the generator has no name")]
+    #[error("generating a {}: the generator has no name", kind.to_lowercase())]
     MissingName {
         /// `ConfigMap` or `Secret`.
         kind: &'static str,
@@ -107,12 +107,16 @@ pub enum GeneratorError {
         line: usize,
     },
     /// Two sources of one generator give the same key.
-    #[error("generating {id}: the key `{key}` is repeated")]
+    #[error("generating {id}: the key `{key}` comes from both {first} and {second}")]
     DuplicateKey {
         /// The generator.
         id: GeneratorId,
         /// The repeated key.
         key: String,
+        /// The first source giving it (`env file <path>`, `literal "<text>"`, `file <path>`).
+        first: String,
+        /// The second.
+        second: String,
     },
     /// A builtin generator plugin config could not be decoded.
     #[error("decoding a generator plugin config: {message}")]

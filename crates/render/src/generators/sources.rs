@@ -32,29 +32,36 @@ pub(super) fn load_pairs(
     args: &GeneratorArgs,
     loader: &Loader,
 ) -> Result<BTreeMap<String, Vec<u8>>, GeneratorError> {
-    let mut pairs = Vec::new();
+    // Each pair with the source it came from, for errors.
+    let mut pairs: Vec<(String, Vec<u8>, String)> = Vec::new();
     for path in args.env_files() {
-        pairs.extend(env_file_pairs(id, path, loader)?);
+        let from = format!("env file {path}");
+        for (k, v) in env_file_pairs(id, path, loader)? {
+            pairs.push((k, v, from.clone()));
+        }
     }
     for literal in &args.literals {
         let (k, v) = parse_literal(id, literal)?;
-        pairs.push((k, v.into_bytes()));
+        pairs.push((k, v.into_bytes(), format!("literal {literal:?}")));
     }
     for source in &args.files {
         let (key, path) = parse_file_source(id, source)?;
-        pairs.push((key, read_file(id, &path, loader)?));
+        let value = read_file(id, &path, loader)?;
+        pairs.push((key, value, format!("file {path}")));
     }
-    let mut out = BTreeMap::new();
-    for (key, value) in pairs {
-        if out.contains_key(&key) {
+    let mut out: BTreeMap<String, (Vec<u8>, String)> = BTreeMap::new();
+    for (key, value, from) in pairs {
+        if let Some((_, first)) = out.get(&key) {
             return Err(GeneratorError::DuplicateKey {
                 id: id.clone(),
                 key,
+                first: first.clone(),
+                second: from,
             });
         }
-        out.insert(key, value);
+        out.insert(key, (value, from));
     }
-    Ok(out)
+    Ok(out.into_iter().map(|(k, (v, _))| (k, v)).collect())
 }
 
 fn parse_literal(id: &GeneratorId, literal: &str) -> Result<(String, String), GeneratorError> {
