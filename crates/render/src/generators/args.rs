@@ -216,8 +216,9 @@ impl GeneratorArgs {
 
     /// The arguments of a builtin `ConfigMapGenerator` plugin config (an object with
     /// `metadata.name`/`metadata.namespace` and the generator fields inline), decoded
-    /// leniently as kustomize does: unknown fields are ignored, and `metadata` supplies the name
-    /// and namespace when the inline fields leave them empty.
+    /// leniently as kustomize does: unknown fields are ignored, so is the legacy `env` (which
+    /// kustomize honours only in a kustomization), and `metadata` supplies the name and namespace
+    /// when the inline fields leave them empty.
     pub fn from_plugin_config(config: &Value) -> Result<Self, GeneratorError> {
         Ok(Self::from_raw(raw_from_plugin_config(config, ARG_FIELDS)?))
     }
@@ -292,6 +293,8 @@ fn raw_from_plugin_config(config: &Value, fields: &[&str]) -> Result<RawArgs, Ge
     with_meta.push("metadata");
     let mut map = fold_fields(map.clone(), &with_meta, false).map_err(invalid)?;
     let metadata = map.remove("metadata");
+    // Kustomize folds the legacy `env` into `envs` only for kustomization entries.
+    map.remove("env");
     if let Some(Value::Object(options)) = map.remove("options") {
         let options = fold_fields(options, OPTION_FIELDS, false).map_err(invalid)?;
         map.insert("options".to_string(), Value::Object(options));
@@ -448,9 +451,11 @@ mod tests {
         let config = json!({
             "apiVersion": "builtin", "kind": "SecretGenerator",
             "metadata": {"name": "s", "namespace": "ns"},
-            "literals": ["a=1"], "type": "x", "options": {"immutable": true, "other": 1}
+            "literals": ["a=1"], "type": "x", "options": {"immutable": true, "other": 1},
+            "env": "ignored.env"
         });
         let s = SecretArgs::from_plugin_config(&config).unwrap();
+        assert_eq!(s.args.env_files().count(), 0);
         assert_eq!((s.args.name.as_str(), s.type_.as_deref()), ("s", Some("x")));
         assert_eq!(s.args.namespace.as_deref(), Some("ns"));
         assert!(s.args.options.unwrap().immutable);

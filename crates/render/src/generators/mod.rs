@@ -7,8 +7,11 @@
 //! For each kustomization, after its `resources` (and before its components and transformers),
 //! kustomize runs its generators: every `configMapGenerator[]` entry in order, then every
 //! `secretGenerator[]` entry, each with the kustomization's `generatorOptions` as `global`
-//! ([`config_map`], [`secret`]). Each [`Generated`] object is then absorbed into the objects
-//! accumulated so far:
+//! ([`config_map`], [`secret`]). Builtin `ConfigMapGenerator` / `SecretGenerator` configs listed
+//! under `generators:` run after those, decoded with [`GeneratorArgs::from_plugin_config`] /
+//! [`SecretArgs::from_plugin_config`] and *without* `generatorOptions` (kustomize applies them
+//! only to the kustomization's own generator lists). Each [`Generated`] object is then absorbed
+//! into the objects accumulated so far:
 //! - when none of them has the same id, it is appended (with [`Behavior::Merge`] or
 //!   [`Behavior::Replace`] that is an error: there is nothing to merge into);
 //! - when exactly one has, [`merge_generated`] combines them in place, keeping the existing
