@@ -10,6 +10,7 @@ pub mod error;
 pub mod fieldspec;
 pub mod fs;
 pub mod kustomization;
+pub mod generators;
 pub mod loader;
 pub mod plain;
 pub mod resmap;
