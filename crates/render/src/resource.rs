@@ -112,18 +112,6 @@ impl fmt::Display for ResId {
     }
 }
 
-/// How a generated object combines with one of the same identity from a base.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Behavior {
-    /// A new object; an existing one of the same identity is an error.
-    #[default]
-    Create,
-    /// Merged into the existing object.
-    Merge,
-    /// Replaces the existing object's content.
-    Replace,
-}
-
 /// One object in a build.
 #[derive(Debug, Clone)]
 pub struct Resource {
@@ -134,8 +122,6 @@ pub struct Resource {
     pub previous: Vec<ResId>,
     /// For generated ConfigMaps and Secrets: append the content hash to the name at the end.
     pub needs_hash: bool,
-    /// For generated objects: how they combine with an existing object.
-    pub behavior: Option<Behavior>,
     /// Where it came from, for the `config.kubernetes.io/origin` annotation.
     pub origin: Option<Value>,
     /// Transformations applied to it, for `alpha.config.kubernetes.io/transformations`.
@@ -156,7 +142,6 @@ impl Resource {
             obj,
             previous: Vec::new(),
             needs_hash: false,
-            behavior: None,
             origin: None,
             transformations: Vec::new(),
             lineage: Vec::new(),

@@ -24,10 +24,10 @@ pub fn finish(mut acc: Accumulator, order: &Order) -> Result<Vec<Value>, RenderE
 fn add_hashes(acc: &mut Accumulator) -> Result<(), RenderError> {
     for r in &mut acc.resources.items {
         if r.needs_hash {
-            let _ = r;
-            return Err(RenderError::transform(
-                "content hashes are not supported yet",
-            ));
+            let hash = crate::generators::name_hash(&r.obj)
+                .map_err(|e| RenderError::transform(format!("{}: {e}", r.id())))?;
+            let name = format!("{}-{hash}", r.name());
+            r.set_name(&name);
         }
     }
     Ok(())

@@ -1,9 +1,15 @@
-//! Generators: `configMapGenerator`, `secretGenerator` and the `generators:` field.
+//! Generators: `configMapGenerator`, `secretGenerator` and built-in generator plugins. Each
+//! generated object is appended, or — with `behavior: merge|replace` — combined with the object
+//! of the same identity that a base produced.
+
+use serde_json::Value;
 
 use crate::build::Accumulator;
 use crate::error::RenderError;
+use crate::generators::{self, Behavior, Generated, GeneratorArgs, GeneratorOptions, SecretArgs};
 use crate::kustomization::Kustomization;
 use crate::loader::Loader;
+use crate::resource::Resource;
 
 /// Runs the generators of `k`, adding or merging their objects into `acc`.
 pub fn run(
@@ -12,15 +18,58 @@ pub fn run(
     k: &Kustomization,
     acc: &mut Accumulator,
 ) -> Result<(), RenderError> {
-    let _ = (loader, acc);
-    if !k.config_map_generator.is_empty() || !k.secret_generator.is_empty() {
-        return Err(RenderError::field(
-            file,
-            "configMapGenerator",
-            "not supported yet",
-        ));
+    let global: Option<GeneratorOptions> = match &k.generator_options {
+        Some(v) => Some(
+            serde_json::from_value(v.clone())
+                .map_err(|e| RenderError::field(file, "generatorOptions", e))?,
+        ),
+        None => None,
+    };
+    for (i, entry) in k.config_map_generator.iter().enumerate() {
+        let field = format!("configMapGenerator[{i}]");
+        let args: GeneratorArgs = serde_json::from_value(entry.clone())
+            .map_err(|e| RenderError::field(file, field.clone(), e))?;
+        let generated = generators::config_map(&args, global.as_ref(), loader)
+            .map_err(|e| RenderError::field(file, field.clone(), e))?;
+        absorb(acc, generated).map_err(|e| RenderError::field(file, field, e))?;
+    }
+    for (i, entry) in k.secret_generator.iter().enumerate() {
+        let field = format!("secretGenerator[{i}]");
+        let args: SecretArgs = serde_json::from_value(entry.clone())
+            .map_err(|e| RenderError::field(file, field.clone(), e))?;
+        let generated = generators::secret(&args, global.as_ref(), loader)
+            .map_err(|e| RenderError::field(file, field.clone(), e))?;
+        absorb(acc, generated).map_err(|e| RenderError::field(file, field, e))?;
     }
     Ok(())
+}
+
+/// Adds a generated object, or merges it into the object of the same identity.
+fn absorb(acc: &mut Accumulator, generated: Generated) -> Result<(), String> {
+    let res = Resource::new(generated.object);
+    let id = res.id();
+    let found = acc.resources.matching_any_id(&id);
+    match (generated.behavior, found.as_slice()) {
+        (Behavior::Create, []) => {
+            let mut res = res;
+            res.needs_hash = generated.needs_hash;
+            acc.resources.append(res).map_err(|e| e.to_string())
+        }
+        (Behavior::Create, [_, ..]) => Err(format!(
+            "{id} already exists; behavior must be merge or replace to change it"
+        )),
+        (_, []) => Err(format!("{id} does not exist; cannot merge or replace")),
+        (behavior, [index]) => {
+            let existing = &mut acc.resources.items[*index];
+            generators::merge_generated(&mut existing.obj, &res.obj, behavior)
+                .map_err(|e| e.to_string())?;
+            existing.needs_hash = existing.needs_hash && generated.needs_hash;
+            Ok(())
+        }
+        (_, _) => Err(format!(
+            "{id} matches several objects; cannot merge or replace"
+        )),
+    }
 }
 
 /// Runs a `ConfigMapGenerator` or `SecretGenerator` plugin configuration.
@@ -28,9 +77,17 @@ pub fn from_plugin(
     loader: &Loader<'_>,
     file: &str,
     kind: &str,
-    config: &serde_json::Value,
+    config: &Value,
     acc: &mut Accumulator,
 ) -> Result<(), RenderError> {
-    let _ = (loader, config, acc);
-    Err(RenderError::field(file, kind, "not supported yet"))
+    let err = |e: String| RenderError::field(file, kind.to_string(), e);
+    let generated = if kind == "SecretGenerator" {
+        let args = SecretArgs::from_plugin_config(config).map_err(|e| err(e.to_string()))?;
+        generators::secret(&args, None, loader)
+    } else {
+        let args = GeneratorArgs::from_plugin_config(config).map_err(|e| err(e.to_string()))?;
+        generators::config_map(&args, None, loader)
+    }
+    .map_err(|e| err(e.to_string()))?;
+    absorb(acc, generated).map_err(err)
 }
