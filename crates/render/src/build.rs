@@ -10,6 +10,7 @@ use crate::error::RenderError;
 use crate::fs::{self, EntryKind, FileSystem};
 use crate::kustomization::{self, Kustomization};
 use crate::loader::{LoadRestrictor, Loader};
+use crate::origin::{self, Origin};
 use crate::resmap::ResMap;
 use crate::resource::Resource;
 use crate::transform::plugins;
@@ -167,10 +168,23 @@ impl<'a> Builder<'a> {
         transform::run(&loader, &found.file, k, acc)?;
         let transformers =
             plugins::load_configs(self, &loader, &found.file, "transformers", &k.transformers)?;
-        for config in &transformers {
+        for (config, _) in &transformers {
             plugins::transform(&loader, &found.file, config, acc)?;
         }
         transform::vars::declare(&found.file, k, acc)?;
+        for entry in &k.build_metadata {
+            match entry.as_str() {
+                "originAnnotations" => origin::annotate(&mut acc.resources, dir),
+                "transformerAnnotations" | "managedByLabel" => {}
+                other => {
+                    return Err(RenderError::field(
+                        &found.file,
+                        "buildMetadata",
+                        format!("unknown option '{other}'"),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -275,7 +289,9 @@ pub fn read_resources(text: &str, file: &str) -> Result<Vec<Resource>, RenderErr
     for doc in yamlio::parse_documents(text, file)? {
         for obj in expand_lists(doc) {
             check_object(&obj, file)?;
-            out.push(Resource::new(stringify_metadata(obj)));
+            let mut res = Resource::new(stringify_metadata(obj));
+            res.origin = Some(Origin::File(file.trim_start_matches('/').to_string()));
+            out.push(res);
         }
     }
     Ok(out)

@@ -12,6 +12,7 @@ pub mod fs;
 pub mod generators;
 pub mod kustomization;
 pub mod loader;
+pub mod origin;
 pub mod plain;
 pub mod resmap;
 pub mod resource;

@@ -123,7 +123,7 @@ pub struct Resource {
     /// For generated ConfigMaps and Secrets: append the content hash to the name at the end.
     pub needs_hash: bool,
     /// Where it came from, for the `config.kubernetes.io/origin` annotation.
-    pub origin: Option<Value>,
+    pub origin: Option<crate::origin::Origin>,
     /// Transformations applied to it, for `alpha.config.kubernetes.io/transformations`.
     pub transformations: Vec<Value>,
     /// The kustomization directories it was built through, innermost first (name references

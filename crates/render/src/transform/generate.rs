@@ -9,6 +9,7 @@ use crate::error::RenderError;
 use crate::generators::{self, Behavior, Generated, GeneratorArgs, GeneratorOptions, SecretArgs};
 use crate::kustomization::Kustomization;
 use crate::loader::Loader;
+use crate::origin::Origin;
 use crate::resource::Resource;
 
 /// Runs the generators of `k`, adding or merging their objects into `acc`.
@@ -31,7 +32,8 @@ pub fn run(
             .map_err(|e| RenderError::field(file, field.clone(), e))?;
         let generated = generators::config_map(&args, global.as_ref(), loader)
             .map_err(|e| RenderError::field(file, field.clone(), e))?;
-        absorb(acc, generated).map_err(|e| RenderError::field(file, field, e))?;
+        absorb(acc, generated, origin(file, "ConfigMapGenerator", None))
+            .map_err(|e| RenderError::field(file, field, e))?;
     }
     for (i, entry) in k.secret_generator.iter().enumerate() {
         let field = format!("secretGenerator[{i}]");
@@ -39,19 +41,20 @@ pub fn run(
             .map_err(|e| RenderError::field(file, field.clone(), e))?;
         let generated = generators::secret(&args, global.as_ref(), loader)
             .map_err(|e| RenderError::field(file, field.clone(), e))?;
-        absorb(acc, generated).map_err(|e| RenderError::field(file, field, e))?;
+        absorb(acc, generated, origin(file, "SecretGenerator", None))
+            .map_err(|e| RenderError::field(file, field, e))?;
     }
     Ok(())
 }
 
 /// Adds a generated object, or merges it into the object of the same identity.
-fn absorb(acc: &mut Accumulator, generated: Generated) -> Result<(), String> {
-    let res = Resource::new(generated.object);
+fn absorb(acc: &mut Accumulator, generated: Generated, origin: Origin) -> Result<(), String> {
+    let mut res = Resource::new(generated.object);
+    res.origin = Some(origin);
     let id = res.id();
     let found = acc.resources.matching_any_id(&id);
     match (generated.behavior, found.as_slice()) {
         (Behavior::Create, []) => {
-            let mut res = res;
             res.needs_hash = generated.needs_hash;
             acc.resources.append(res).map_err(|e| e.to_string())
         }
@@ -76,6 +79,7 @@ fn absorb(acc: &mut Accumulator, generated: Generated) -> Result<(), String> {
 pub fn from_plugin(
     loader: &Loader<'_>,
     file: &str,
+    configured_in: &str,
     kind: &str,
     config: &Value,
     acc: &mut Accumulator,
@@ -89,5 +93,15 @@ pub fn from_plugin(
         generators::config_map(&args, None, loader)
     }
     .map_err(|e| err(e.to_string()))?;
-    absorb(acc, generated).map_err(err)
+    let name = crate::resource::str_at(config, &["metadata", "name"]);
+    let name = (!name.is_empty()).then(|| name.to_string());
+    absorb(acc, generated, origin(configured_in, kind, name)).map_err(err)
+}
+
+fn origin(file: &str, kind: &str, name: Option<String>) -> Origin {
+    Origin::Generator {
+        configured_in: file.trim_start_matches('/').to_string(),
+        kind: kind.to_string(),
+        name,
+    }
 }

@@ -83,7 +83,6 @@ fn unsupported(file: &str, k: &Kustomization) -> Result<(), RenderError> {
         ("validators", k.validators.is_empty()),
         ("openapi", k.openapi.is_empty()),
         ("crds", k.crds.is_empty()),
-        ("buildMetadata", k.build_metadata.is_empty()),
         ("helmCharts", k.helm_charts.is_empty()),
     ];
     for (field, empty) in fields {

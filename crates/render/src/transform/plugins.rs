@@ -21,6 +21,9 @@ use crate::transform::{
 };
 use crate::{resource, yamlio};
 
+/// A plugin configuration and the file it was written in.
+pub type Config = (Value, String);
+
 /// Reads the plugin configuration objects an entry list names.
 pub fn load_configs(
     builder: &mut Builder<'_>,
@@ -28,24 +31,27 @@ pub fn load_configs(
     file: &str,
     field: &str,
     entries: &[String],
-) -> Result<Vec<Value>, RenderError> {
+) -> Result<Vec<Config>, RenderError> {
     let mut configs = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
         let what = format!("{field}[{i}]");
         let err = |e: String| RenderError::field(file, what.clone(), e);
         if entry.contains('\n') {
-            configs.extend(yamlio::parse_documents(entry, &format!("{file}: {what}"))?);
+            let docs = yamlio::parse_documents(entry, &format!("{file}: {what}"))?;
+            configs.extend(docs.into_iter().map(|d| (d, file.to_string())));
             continue;
         }
         let path = loader.resolve(entry).map_err(|e| err(e.to_string()))?;
         match loader.kind(entry).map_err(|e| err(e.to_string()))? {
             Some(EntryKind::Dir) => {
                 let acc = builder.build_dir(&path)?;
-                configs.extend(crate::transform::finish::finish(acc, &Order::Fifo)?);
+                let docs = crate::transform::finish::finish(acc, &Order::Fifo)?;
+                configs.extend(docs.into_iter().map(|d| (d, crate::build::display(&path))));
             }
             Some(EntryKind::File) => {
                 let text = loader.read_text(entry).map_err(|e| err(e.to_string()))?;
-                configs.extend(yamlio::parse_documents(&text, entry)?);
+                let docs = yamlio::parse_documents(&text, entry)?;
+                configs.extend(docs.into_iter().map(|d| (d, crate::build::display(&path))));
             }
             None => return Err(err(format!("'{entry}' does not exist"))),
         }
@@ -189,13 +195,13 @@ pub fn transform(
 pub fn generate_one(
     loader: &Loader<'_>,
     file: &str,
-    config: &Value,
+    (config, configured_in): &Config,
     acc: &mut Accumulator,
 ) -> Result<(), RenderError> {
     let kind = kind_of(config, file)?;
     match kind.as_str() {
         "ConfigMapGenerator" | "SecretGenerator" => {
-            generate::from_plugin(loader, file, &kind, config, acc)
+            generate::from_plugin(loader, file, configured_in, &kind, config, acc)
         }
         other => Err(RenderError::field(
             file,
