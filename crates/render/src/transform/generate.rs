@@ -67,6 +67,9 @@ fn absorb(acc: &mut Accumulator, generated: Generated, origin: Origin) -> Result
             generators::merge_generated(&mut existing.obj, &res.obj, behavior)
                 .map_err(|e| e.to_string())?;
             existing.needs_hash = existing.needs_hash && generated.needs_hash;
+            if behavior == Behavior::Replace {
+                existing.origin = res.origin;
+            }
             Ok(())
         }
         (_, _) => Err(format!(

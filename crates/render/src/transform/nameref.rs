@@ -45,7 +45,7 @@ pub fn apply(res: &mut ResMap, backrefs: &[NameBackReference]) -> Result<(), Ren
 struct Candidate {
     ids: Vec<ResId>,
     current: ResId,
-    outer: (Option<String>, Option<String>),
+    affixes: (Vec<String>, Vec<String>),
 }
 
 impl Candidate {
@@ -53,7 +53,7 @@ impl Candidate {
         Self {
             ids: r.all_ids().collect(),
             current: r.id(),
-            outer: (r.prefixes.last().cloned(), r.suffixes.last().cloned()),
+            affixes: (r.prefixes.clone(), r.suffixes.clone()),
         }
     }
 }
@@ -61,7 +61,7 @@ impl Candidate {
 struct Referrer {
     gvk: Gvk,
     id: ResId,
-    outer: (Option<String>, Option<String>),
+    affixes: (Vec<String>, Vec<String>),
 }
 
 impl Referrer {
@@ -69,7 +69,7 @@ impl Referrer {
         Self {
             gvk: r.gvk(),
             id: r.id(),
-            outer: (r.prefixes.last().cloned(), r.suffixes.last().cloned()),
+            affixes: (r.prefixes.clone(), r.suffixes.clone()),
         }
     }
 }
@@ -144,7 +144,8 @@ fn update_in(
         Value::String(name) => {
             if let Some(c) = select(name, explicit_ns.as_deref(), referrer, candidates)? {
                 *name = c.current.name.clone();
-                if explicit_ns.is_some() && !c.current.namespace.is_empty() {
+                let is_subject = kind == "ServiceAccount" && map.contains_key("kind");
+                if (explicit_ns.is_some() || is_subject) && !c.current.namespace.is_empty() {
                     map.insert(
                         "namespace".into(),
                         Value::String(c.current.namespace.clone()),
@@ -182,9 +183,12 @@ fn select<'c>(
         .filter(|c| visible(c, explicit_ns, referrer))
         .collect();
     if found.len() > 1 {
-        // Like kustomize: among several, those renamed by the same outermost prefix and suffix as
-        // the referrer (objects that came through the same overlay).
-        found.retain(|c| c.outer == referrer.outer);
+        // Like kustomize: among several, those whose prefixes and suffixes end like the
+        // referrer's (objects that came through the same overlays).
+        found.retain(|c| {
+            same_ending(&c.affixes.0, &referrer.affixes.0)
+                && same_ending(&c.affixes.1, &referrer.affixes.1)
+        });
     }
     match found.as_slice() {
         [] => Ok(None),
@@ -219,4 +223,10 @@ fn visible(c: &Candidate, explicit_ns: Option<&str>, referrer: &Referrer) -> boo
     }
     effective_namespace(&c.current.gvk, &c.current.namespace)
         == effective_namespace(&referrer.gvk, &referrer.id.namespace)
+}
+
+/// Whether the shorter list is the tail of the longer one.
+fn same_ending(a: &[String], b: &[String]) -> bool {
+    let n = a.len().min(b.len());
+    a[a.len() - n..] == b[b.len() - n..]
 }
