@@ -44,6 +44,8 @@ pub struct TransformerConfig {
     pub namespace: Vec<FieldSpec>,
     pub common_labels: Vec<FieldSpec>,
     pub template_labels: Vec<FieldSpec>,
+    /// Extra label fields (`configurations:` files' `labels:`), used by every `labels:` entry.
+    pub labels: Vec<FieldSpec>,
     pub common_annotations: Vec<FieldSpec>,
     pub name_reference: Vec<NameBackReference>,
     pub var_reference: Vec<FieldSpec>,
@@ -81,6 +83,7 @@ impl TransformerConfig {
         add(&mut self.namespace, &other.namespace);
         add(&mut self.common_labels, &other.common_labels);
         add(&mut self.template_labels, &other.template_labels);
+        add(&mut self.labels, &other.labels);
         add(&mut self.common_annotations, &other.common_annotations);
         add(&mut self.var_reference, &other.var_reference);
         add(&mut self.images, &other.images);

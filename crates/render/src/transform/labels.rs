@@ -24,6 +24,11 @@ pub fn specs_for(
     } else {
         vec![FieldSpec::any("metadata/labels", true)]
     };
+    for spec in &config.labels {
+        if !specs.contains(spec) {
+            specs.push(spec.clone());
+        }
+    }
     for (i, field) in entry.fields.iter().enumerate() {
         let spec: FieldSpec = serde_json::from_value(field.clone())
             .map_err(|e| RenderError::field(file, format!("labels.fields[{i}]"), e))?;
