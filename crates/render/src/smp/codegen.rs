@@ -174,12 +174,14 @@ fn add_legacy_aliases(defs: &mut BTreeMap<String, Value>) {
         });
         let Some(owner) = owner else { continue };
         let (group, version) = legacy.rsplit_once('/').unwrap_or(("", legacy));
+        let entry = json!({"group": group, "kind": kind, "version": version});
         if let Some(list) = defs
             .get_mut(&owner)
             .and_then(|d| d.get_mut(GVK))
             .and_then(Value::as_array_mut)
+            && !list.contains(&entry)
         {
-            list.push(json!({"group": group, "kind": kind, "version": version}));
+            list.push(entry);
         }
     }
 }
