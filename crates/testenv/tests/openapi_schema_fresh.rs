@@ -16,26 +16,31 @@ fn checked_in_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../render/src/smp/builtin_schema.json")
 }
 
-/// The first line where two texts differ, for the failure message.
+/// Where two texts first differ (line, and a window around the first differing character),
+/// for the failure message.
 fn first_difference(old: &str, new: &str) -> String {
     let mut old_lines = old.lines();
     let mut new_lines = new.lines();
     for number in 1.. {
-        match (old_lines.next(), new_lines.next()) {
-            (None, None) => break,
-            (a, b) if a == b => continue,
-            (a, b) => {
-                let cut =
-                    |s: Option<&str>| s.unwrap_or("<end>").chars().take(300).collect::<String>();
-                return format!(
-                    "line {number}:\n  checked in: {}\n  generated:  {}",
-                    cut(a),
-                    cut(b)
-                );
+        let (a, b) = (old_lines.next(), new_lines.next());
+        if a == b {
+            if a.is_none() {
+                break;
             }
+            continue;
         }
+        let (a, b) = (a.unwrap_or("<end>"), b.unwrap_or("<end>"));
+        let at = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+        let window =
+            |s: &str| -> String { s.chars().skip(at.saturating_sub(60)).take(160).collect() };
+        return format!(
+            "line {number}, column {}:\n  checked in: …{}…\n  generated:  …{}…",
+            at + 1,
+            window(a),
+            window(b)
+        );
     }
-    "no line differs (whitespace at the end?)".to_string()
+    "no line differs (line endings?)".to_string()
 }
 
 #[tokio::test]
