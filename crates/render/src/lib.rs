@@ -19,6 +19,7 @@ pub mod resource;
 pub mod scope;
 pub mod transform;
 pub mod yamlio;
+pub mod smp;
 
 pub use build::{Options, Reorder};
 pub use error::RenderError;
