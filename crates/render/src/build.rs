@@ -3,6 +3,8 @@
 //! components, generators, then transformers — and finishing at the top with content hashes,
 //! name references and variables.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use crate::config::TransformerConfig;
@@ -13,6 +15,7 @@ use crate::loader::{LoadRestrictor, Loader};
 use crate::origin::{self, Origin};
 use crate::resmap::ResMap;
 use crate::resource::Resource;
+use crate::smp::Schema;
 use crate::transform::plugins;
 use crate::{transform, yamlio};
 
@@ -51,6 +54,8 @@ pub struct Builder<'a> {
     pub(crate) fs: &'a dyn FileSystem,
     pub(crate) options: Options,
     stack: Vec<String>,
+    /// The merge schema of the build: set by the first kustomization (top first) with `openapi`.
+    schema: Option<Cow<'static, Schema>>,
 }
 
 /// A kustomization file found in a directory.
@@ -66,6 +71,7 @@ impl<'a> Builder<'a> {
             fs,
             options,
             stack: Vec::new(),
+            schema: None,
         }
     }
 
@@ -140,6 +146,15 @@ impl<'a> Builder<'a> {
     ) -> Result<(), RenderError> {
         let k = &found.kustomization;
         let loader = Loader::new(self.fs, dir, self.options.load_restrictor);
+        if self.schema.is_none() && !k.openapi.is_empty() {
+            self.schema = Some(load_schema(&loader, &found.file, k)?);
+        }
+        let schema = match &self.schema {
+            Some(schema) => schema.clone(),
+            None => {
+                Cow::Borrowed(Schema::builtin().map_err(|e| RenderError::transform(e.to_string()))?)
+            }
+        };
         transform::config::load_configurations(&loader, &found.file, k, &mut acc.config)?;
         for entry in &k.resources {
             let added = self.accumulate_resource(&loader, &found.file, entry)?;
@@ -165,11 +180,11 @@ impl<'a> Builder<'a> {
         for config in &generators {
             plugins::generate_one(&loader, &found.file, config, acc)?;
         }
-        transform::run(&loader, &found.file, k, acc)?;
+        transform::run(&loader, &schema, &found.file, k, acc)?;
         let transformers =
             plugins::load_configs(self, &loader, &found.file, "transformers", &k.transformers)?;
         for (config, _) in &transformers {
-            plugins::transform(&loader, &found.file, config, acc)?;
+            plugins::transform(&loader, &schema, &found.file, config, acc)?;
         }
         transform::vars::declare(&found.file, k, acc)?;
         for entry in &k.build_metadata {
@@ -281,6 +296,27 @@ impl<'a> Builder<'a> {
         self.stack.pop();
         result
     }
+}
+
+/// The schema a kustomization's `openapi` field names (a built-in version or a file).
+fn load_schema(
+    loader: &Loader<'_>,
+    file: &str,
+    k: &Kustomization,
+) -> Result<Cow<'static, Schema>, RenderError> {
+    let err = |e: String| RenderError::field(file, "openapi", e);
+    let custom = match k.openapi.get("path") {
+        Some(path) => {
+            let text = loader.read_text(path).map_err(|e| err(e.to_string()))?;
+            Some(yamlio::parse_value(&text, path)?)
+        }
+        None => None,
+    };
+    Schema::for_kustomization(
+        k.openapi.get("version").map(String::as_str),
+        custom.as_ref(),
+    )
+    .map_err(|e| err(e.to_string()))
 }
 
 /// Parses the objects of a resource file; `List` kinds are expanded into their items.

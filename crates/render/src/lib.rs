@@ -17,9 +17,9 @@ pub mod plain;
 pub mod resmap;
 pub mod resource;
 pub mod scope;
+pub mod smp;
 pub mod transform;
 pub mod yamlio;
-pub mod smp;
 
 pub use build::{Options, Reorder};
 pub use error::RenderError;

@@ -15,7 +15,6 @@ pub mod prefix_suffix;
 pub mod replacements;
 pub mod replicas;
 pub mod selector;
-pub mod smp_glue;
 pub mod sort;
 pub mod vars;
 
@@ -23,17 +22,19 @@ use crate::build::Accumulator;
 use crate::error::RenderError;
 use crate::kustomization::Kustomization;
 use crate::loader::Loader;
+use crate::smp::Schema;
 
 /// Runs the transformers `k` configures over everything accumulated so far.
 pub fn run(
     loader: &Loader<'_>,
+    schema: &Schema,
     file: &str,
     k: &Kustomization,
     acc: &mut Accumulator,
 ) -> Result<(), RenderError> {
     unsupported(file, k)?;
-    patch::strategic_merge(loader, file, &k.patches_strategic_merge, acc)?;
-    patch::patches(loader, file, &k.patches, "patches", acc)?;
+    patch::strategic_merge(loader, schema, file, &k.patches_strategic_merge, acc)?;
+    patch::patches(loader, schema, file, &k.patches, "patches", acc)?;
     if !k.namespace.is_empty() {
         namespace::apply(
             &mut acc.resources,
@@ -66,7 +67,14 @@ pub fn run(
             &acc.config.common_annotations,
         )?;
     }
-    patch::patches(loader, file, &k.patches_json6902, "patchesJson6902", acc)?;
+    patch::patches(
+        loader,
+        schema,
+        file,
+        &k.patches_json6902,
+        "patchesJson6902",
+        acc,
+    )?;
     if !k.replicas.is_empty() {
         replicas::apply(&mut acc.resources, &k.replicas, &acc.config.replicas, file)?;
     }
@@ -81,7 +89,6 @@ pub fn run(
 fn unsupported(file: &str, k: &Kustomization) -> Result<(), RenderError> {
     let fields = [
         ("validators", k.validators.is_empty()),
-        ("openapi", k.openapi.is_empty()),
         ("crds", k.crds.is_empty()),
         ("helmCharts", k.helm_charts.is_empty()),
     ];

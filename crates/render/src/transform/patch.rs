@@ -11,8 +11,8 @@ use crate::kustomization::Patch;
 use crate::loader::Loader;
 use crate::resmap::ResMap;
 use crate::resource::{Gvk, ResId, Resource};
+use crate::smp::{self, Schema};
 use crate::transform::selector::Selector;
-use crate::transform::smp_glue;
 use crate::yamlio;
 
 /// A parsed patch.
@@ -56,6 +56,7 @@ fn parse(text: &str, name: &str) -> Result<PatchBody, String> {
 /// Applies `patchesStrategicMerge`.
 pub fn strategic_merge(
     loader: &Loader<'_>,
+    schema: &Schema,
     file: &str,
     entries: &[Value],
     acc: &mut Accumulator,
@@ -90,7 +91,7 @@ pub fn strategic_merge(
             return Err(RenderError::field(file, field, "patch appears to be empty"));
         }
         for doc in docs {
-            apply_to_own_id(&mut acc.resources, &doc)
+            apply_to_own_id(&mut acc.resources, &doc, schema)
                 .map_err(|e| RenderError::field(file, field.clone(), e))?;
         }
     }
@@ -100,6 +101,7 @@ pub fn strategic_merge(
 /// Applies `patches` (and `patchesJson6902`, which always has a target).
 pub fn patches(
     loader: &Loader<'_>,
+    schema: &Schema,
     file: &str,
     entries: &[Patch],
     what: &str,
@@ -131,13 +133,20 @@ pub fn patches(
             }
             (None, PatchBody::Strategic(docs)) => {
                 for doc in docs {
-                    apply_to_own_id(&mut acc.resources, &doc).map_err(err)?;
+                    apply_to_own_id(&mut acc.resources, &doc, schema).map_err(err)?;
                 }
             }
             (Some(target), body) => {
                 let selector = Selector::new(target).map_err(err)?;
-                apply_to_selected(&mut acc.resources, &selector, &body, allow_name, allow_kind)
-                    .map_err(err)?;
+                apply_to_selected(
+                    &mut acc.resources,
+                    schema,
+                    &selector,
+                    &body,
+                    allow_name,
+                    allow_kind,
+                )
+                .map_err(err)?;
             }
         }
     }
@@ -150,7 +159,7 @@ fn patch_id(doc: &Value) -> ResId {
     r.id()
 }
 
-fn apply_to_own_id(res: &mut ResMap, doc: &Value) -> Result<(), String> {
+fn apply_to_own_id(res: &mut ResMap, doc: &Value, schema: &Schema) -> Result<(), String> {
     let id = patch_id(doc);
     let found = res.matching_any_id(&id);
     let index = match found.as_slice() {
@@ -168,7 +177,7 @@ fn apply_to_own_id(res: &mut ResMap, doc: &Value) -> Result<(), String> {
     };
     let target = &res.items[index];
     let doc = retarget(doc, &target.obj, false, false);
-    match smp_glue::merge(&target.obj, &doc)? {
+    match smp::merge(&target.obj, &doc, schema).map_err(|e| format!("{}: {e}", target.id()))? {
         Some(merged) => replace(&mut res.items[index], merged),
         None => {
             res.items.remove(index);
@@ -179,6 +188,7 @@ fn apply_to_own_id(res: &mut ResMap, doc: &Value) -> Result<(), String> {
 
 fn apply_to_selected(
     res: &mut ResMap,
+    schema: &Schema,
     selector: &Selector,
     body: &PatchBody,
     allow_name: bool,
@@ -200,7 +210,8 @@ fn apply_to_selected(
                 for doc in docs {
                     let Some(current) = obj else { break };
                     let doc = retarget(doc, &current, allow_name, allow_kind);
-                    obj = smp_glue::merge(&current, &doc)?;
+                    obj = smp::merge(&current, &doc, schema)
+                        .map_err(|e| format!("{}: {e}", r.id()))?;
                 }
                 obj
             }

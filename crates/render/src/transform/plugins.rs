@@ -15,6 +15,7 @@ use crate::fieldspec::FieldSpec;
 use crate::fs::EntryKind;
 use crate::kustomization::{Image, Patch, Replica, Target};
 use crate::loader::Loader;
+use crate::smp::Schema;
 use crate::transform::sort::Order;
 use crate::transform::{
     generate, images, labels, namespace, patch, prefix_suffix, replacements, replicas,
@@ -112,6 +113,7 @@ struct StrategicMerge {
 /// Runs one built-in transformer plugin.
 pub fn transform(
     loader: &Loader<'_>,
+    schema: &Schema,
     file: &str,
     config: &Value,
     acc: &mut Accumulator,
@@ -121,7 +123,7 @@ pub fn transform(
     match kind.as_str() {
         "PatchTransformer" => {
             let p: Patch = parse(config, file, &kind)?;
-            patch::patches(loader, file, &[p], &kind, acc)
+            patch::patches(loader, schema, file, &[p], &kind, acc)
         }
         "PatchJson6902Transformer" => {
             let p: Json6902 = parse(config, file, &kind)?;
@@ -131,13 +133,13 @@ pub fn transform(
                 target: p.target,
                 ..Patch::default()
             };
-            patch::patches(loader, file, &[entry], &kind, acc)
+            patch::patches(loader, schema, file, &[entry], &kind, acc)
         }
         "PatchStrategicMergeTransformer" => {
             let p: StrategicMerge = parse(config, file, &kind)?;
             let mut entries: Vec<Value> = p.paths.into_iter().map(Value::String).collect();
             entries.extend(p.patches.map(Value::String));
-            patch::strategic_merge(loader, file, &entries, acc)
+            patch::strategic_merge(loader, schema, file, &entries, acc)
         }
         "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
             let c: WithSpecs = parse(config, file, &kind)?;
