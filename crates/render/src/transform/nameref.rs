@@ -137,12 +137,19 @@ fn update_in(
     } else {
         None
     };
+    let is_subject = kind == "ServiceAccount" && map.contains_key("kind");
     let Some(value) = map.get_mut(field) else {
         return Ok(());
     };
     match value {
         Value::String(name) => {
-            if let Some(c) = select(name, explicit_ns.as_deref(), referrer, candidates)? {
+            if let Some(c) = select(
+                name,
+                explicit_ns.as_deref(),
+                is_subject,
+                referrer,
+                candidates,
+            )? {
                 *name = c.current.name.clone();
                 let is_subject = kind == "ServiceAccount" && map.contains_key("kind");
                 if (explicit_ns.is_some() || is_subject) && !c.current.namespace.is_empty() {
@@ -157,7 +164,7 @@ fn update_in(
             for item in items.iter_mut() {
                 match item {
                     Value::String(name) => {
-                        if let Some(c) = select(name, None, referrer, candidates)? {
+                        if let Some(c) = select(name, None, false, referrer, candidates)? {
                             *name = c.current.name.clone();
                         }
                     }
@@ -174,6 +181,7 @@ fn update_in(
 fn select<'c>(
     name: &str,
     explicit_ns: Option<&str>,
+    writes_namespace: bool,
     referrer: &Referrer,
     candidates: &'c [Candidate],
 ) -> Result<Option<&'c Candidate>, RenderError> {
@@ -183,19 +191,27 @@ fn select<'c>(
         .filter(|c| visible(c, explicit_ns, referrer))
         .collect();
     if found.len() > 1 {
-        // Like kustomize: among several, those whose prefixes and suffixes end like the
+        // Like kustomize: among several, those whose prefixes and suffixes are a tail of the
         // referrer's (objects that came through the same overlays).
         found.retain(|c| {
-            same_ending(&c.affixes.0, &referrer.affixes.0)
-                && same_ending(&c.affixes.1, &referrer.affixes.1)
+            ends_with(&referrer.affixes.0, &c.affixes.0)
+                && ends_with(&referrer.affixes.1, &c.affixes.1)
         });
     }
+    if let (Some(ns), true) = (explicit_ns, found.len() > 1) {
+        // A reference that names a namespace an overlay moved the object out of follows it.
+        if found.iter().any(|c| c.current.namespace != ns) {
+            found.retain(|c| c.current.namespace != ns);
+        }
+    }
+    let same = |a: &Candidate, b: &Candidate| {
+        a.current.name == b.current.name
+            && (!writes_namespace || a.current.namespace == b.current.namespace)
+    };
     match found.as_slice() {
         [] => Ok(None),
         [one] => Ok(Some(one)),
-        [first, rest @ ..] if rest.iter().all(|c| c.current.name == first.current.name) => {
-            Ok(Some(first))
-        }
+        [first, rest @ ..] if rest.iter().all(|c| same(c, first)) => Ok(Some(first)),
         many => Err(RenderError::transform(format!(
             "found multiple possible referrals: {} (referred to as '{name}' by {})",
             many.iter()
@@ -225,8 +241,7 @@ fn visible(c: &Candidate, explicit_ns: Option<&str>, referrer: &Referrer) -> boo
         == effective_namespace(&referrer.gvk, &referrer.id.namespace)
 }
 
-/// Whether the shorter list is the tail of the longer one.
-fn same_ending(a: &[String], b: &[String]) -> bool {
-    let n = a.len().min(b.len());
-    a[a.len() - n..] == b[b.len() - n..]
+/// Whether `tail` is the end of `list`.
+fn ends_with(list: &[String], tail: &[String]) -> bool {
+    list.ends_with(tail)
 }
