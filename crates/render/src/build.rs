@@ -156,6 +156,7 @@ impl<'a> Builder<'a> {
             }
         };
         transform::config::load_configurations(&loader, &found.file, k, &mut acc.config)?;
+        transform::config::load_crds(&loader, &found.file, k, &mut acc.config)?;
         for entry in &k.resources {
             let added = self.accumulate_resource(&loader, &found.file, entry)?;
             acc.config.merge(&added.config);

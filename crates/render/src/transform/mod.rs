@@ -89,7 +89,6 @@ pub fn run(
 fn unsupported(file: &str, k: &Kustomization) -> Result<(), RenderError> {
     let fields = [
         ("validators", k.validators.is_empty()),
-        ("crds", k.crds.is_empty()),
         ("helmCharts", k.helm_charts.is_empty()),
     ];
     for (field, empty) in fields {

@@ -202,6 +202,7 @@ pub fn generate_one(
 ) -> Result<(), RenderError> {
     let kind = kind_of(config, file)?;
     match kind.as_str() {
+        "IAMPolicyGenerator" => iam_policy(file, config, acc),
         "ConfigMapGenerator" | "SecretGenerator" => {
             generate::from_plugin(loader, file, configured_in, &kind, config, acc)
         }
@@ -211,4 +212,32 @@ pub fn generate_one(
             format!("unable to load builtin {other}"),
         )),
     }
+}
+
+/// `IAMPolicyGenerator` (GKE workload identity): a ServiceAccount annotated with the Google
+/// service account it acts as.
+fn iam_policy(file: &str, config: &Value, acc: &mut Accumulator) -> Result<(), RenderError> {
+    let text = |path: &[&str]| resource::str_at(config, path).to_string();
+    if text(&["cloud"]) != "gke" {
+        return Err(RenderError::field(
+            file,
+            "IAMPolicyGenerator",
+            "only cloud: gke is supported",
+        ));
+    }
+    let (name, project) = (
+        text(&["serviceAccount", "name"]),
+        text(&["serviceAccount", "projectId"]),
+    );
+    let mut metadata = serde_json::json!({
+        "name": text(&["kubernetesService", "name"]),
+        "annotations": {"iam.gke.io/gcp-service-account": format!("{name}@{project}.iam.gserviceaccount.com")},
+    });
+    let namespace = text(&["kubernetesService", "namespace"]);
+    if !namespace.is_empty() {
+        metadata["namespace"] = Value::String(namespace);
+    }
+    let obj =
+        serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata});
+    acc.resources.append(crate::resource::Resource::new(obj))
 }
