@@ -18,7 +18,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   test                         install missing tools, then cargo fmt --check, clippy and all tests
-  bench [git]                  run the benchmarks (criterion), each side by side with its baseline
+  bench [git|render]           run the benchmarks (criterion), each side by side with its baseline
   demo                         run a local control plane with the workload tier until Ctrl-C
   testenv build                build the Kubernetes test binaries into the cache (if missing)
   testenv up [--workloads]     start a control plane in the background; prints its kubeconfig path
@@ -30,7 +30,9 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["test"] => test(),
         ["demo"] => demo::run(),
-        ["bench"] | ["bench", "git"] => bench(),
+        ["bench"] => bench_git().and_then(|()| bench_render()),
+        ["bench", "git"] => bench_git(),
+        ["bench", "render"] => bench_render(),
         ["testenv", "build"] => testenv::build().map(|_| ()),
         ["testenv", "up"] => testenv::up(false),
         ["testenv", "up", "--workloads"] => testenv::up(true),
@@ -106,8 +108,18 @@ fn test() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The benchmarks, each measured against its named baseline in the same run.
-fn bench() -> anyhow::Result<()> {
+/// The renderer against `kubectl kustomize` (issue: renderer), in one run.
+fn bench_render() -> anyhow::Result<()> {
+    prereqs::ensure()?;
+    let kubectl = prereqs::kubectl()?;
+    cargo(
+        &["bench", "--locked", "-p", "capstan", "--bench", "render"],
+        &[("CAPSTAN_BENCH_KUBECTL", &kubectl.to_string_lossy())],
+    )
+}
+
+/// The git source against the git command line, in one run.
+fn bench_git() -> anyhow::Result<()> {
     prereqs::ensure()?;
     let bin_dir = testenv::build()?;
     let bin_dir = bin_dir.to_string_lossy();

