@@ -190,13 +190,19 @@ fn select<'c>(
         .filter(|c| c.ids.iter().any(|id| id.name == name))
         .filter(|c| visible(c, explicit_ns, referrer))
         .collect();
+    // Like kustomize: among several, prefer objects renamed like the referrer — first
+    // comparing only where both have prefixes (suffixes), then strictly.
+    let (mine_p, mine_s) = &referrer.affixes;
     if found.len() > 1 {
-        // Like kustomize: among several, those whose prefixes and suffixes are a tail of the
-        // referrer's (objects that came through the same overlays).
         found.retain(|c| {
-            ends_with(&referrer.affixes.0, &c.affixes.0)
-                && ends_with(&referrer.affixes.1, &c.affixes.1)
+            (c.affixes.0.is_empty() || mine_p.is_empty() || same_ending(&c.affixes.0, mine_p))
+                && (c.affixes.1.is_empty()
+                    || mine_s.is_empty()
+                    || same_ending(&c.affixes.1, mine_s))
         });
+    }
+    if found.len() > 1 {
+        found.retain(|c| same_ending(&c.affixes.0, mine_p) && same_ending(&c.affixes.1, mine_s));
     }
     if let (Some(ns), true) = (explicit_ns, found.len() > 1) {
         // A reference that names a namespace an overlay moved the object out of follows it.
@@ -241,7 +247,10 @@ fn visible(c: &Candidate, explicit_ns: Option<&str>, referrer: &Referrer) -> boo
         == effective_namespace(&referrer.gvk, &referrer.id.namespace)
 }
 
-/// Whether `tail` is the end of `list`.
-fn ends_with(list: &[String], tail: &[String]) -> bool {
-    list.ends_with(tail)
+/// Whether the shorter list ends the longer one (an empty list only matches an empty one).
+fn same_ending(a: &[String], b: &[String]) -> bool {
+    if a.is_empty() || b.is_empty() {
+        return a.len() == b.len();
+    }
+    a.ends_with(b) || b.ends_with(a)
 }
