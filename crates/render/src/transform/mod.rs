@@ -85,16 +85,21 @@ pub fn run(
     Ok(())
 }
 
-/// Fields not implemented yet are refused rather than silently ignored.
+/// Fields that would run code or reach the network are refused rather than silently ignored.
 fn unsupported(file: &str, k: &Kustomization) -> Result<(), RenderError> {
-    let fields = [
-        ("validators", k.validators.is_empty()),
-        ("helmCharts", k.helm_charts.is_empty()),
-    ];
-    for (field, empty) in fields {
-        if !empty {
-            return Err(RenderError::field(file, field, "not supported yet"));
-        }
+    if !k.validators.is_empty() {
+        return Err(RenderError::field(
+            file,
+            "validators",
+            "validator plugins are not supported",
+        ));
+    }
+    if !k.helm_charts.is_empty() || k.helm_globals.is_some() {
+        return Err(RenderError::field(
+            file,
+            "helmCharts",
+            "Helm charts are not supported; render the chart into the repository",
+        ));
     }
     Ok(())
 }
