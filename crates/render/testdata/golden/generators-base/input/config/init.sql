@@ -1,0 +1,5 @@
+CREATE TABLE IF NOT EXISTS entries (
+  id BIGSERIAL PRIMARY KEY,
+  account TEXT NOT NULL,
+  amount_cents BIGINT NOT NULL
+);
