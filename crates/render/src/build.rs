@@ -170,7 +170,13 @@ impl<'a> Builder<'a> {
                 }
                 acc.vars.push(var);
             }
-            acc.resources.append_all(added.resources)?;
+            acc.resources
+                .append_all(added.resources)
+                .map_err(|e| RenderError::Accumulate {
+                    kustomization: found.file.clone(),
+                    entry: entry.clone(),
+                    message: format!("merging resources: {e}"),
+                })?;
         }
         for entry in &k.components {
             self.accumulate_component(&loader, &found.file, entry, acc)?;

@@ -85,7 +85,7 @@ pub struct Kustomization {
 
 /// An entry of `labels`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct Labels {
     pub pairs: BTreeMap<String, String>,
@@ -96,7 +96,7 @@ pub struct Labels {
 
 /// An entry of `patches` or `patchesJson6902`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct Patch {
     pub path: Option<String>,
@@ -107,7 +107,7 @@ pub struct Patch {
 
 /// A patch target selector.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct Target {
     pub group: Option<String>,
@@ -121,7 +121,7 @@ pub struct Target {
 
 /// An entry of `images`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct Image {
     pub name: String,
@@ -133,7 +133,7 @@ pub struct Image {
 
 /// An entry of `replicas`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct Replica {
     pub name: String,

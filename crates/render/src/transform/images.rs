@@ -53,7 +53,9 @@ fn tag_string(v: &Value) -> Option<String> {
 /// The new reference for `image` under `entry`, or `None` when it does not match.
 pub fn rewrite(image: &str, entry: &Image) -> Option<String> {
     let parsed = parse(image);
-    if parsed.name != entry.name {
+    let wanted = parse(&entry.name);
+    // `name: busybox:1.36` applies to that tag only, as in kustomize.
+    if parsed.name != wanted.name || wanted.tag.is_some_and(|t| parsed.tag != Some(t)) {
         return None;
     }
     let name = entry.new_name.as_deref().unwrap_or(parsed.name);

@@ -202,7 +202,7 @@ fn apply_to_selected(
         let result = match body {
             PatchBody::Json(ops) => {
                 let mut obj = r.obj.clone();
-                json_patch::patch(&mut obj, ops).map_err(|e| format!("{}: {e}", r.id()))?;
+                json6902(&mut obj, ops).map_err(|e| format!("{}: {e}", r.id()))?;
                 Some(obj)
             }
             PatchBody::Strategic(docs) => {
@@ -275,4 +275,22 @@ fn replace(r: &mut Resource, obj: Value) {
         r.remember_id();
     }
     r.obj = obj;
+}
+
+/// Applies JSON 6902 operations as kustomize does: a `replace` of a field that does not exist
+/// adds it (users write `replace /spec/replicas` on Deployments that leave replicas unset).
+fn json6902(obj: &mut Value, ops: &json_patch::Patch) -> Result<(), json_patch::PatchError> {
+    for op in &ops.0 {
+        let op = match op {
+            json_patch::PatchOperation::Replace(r) if obj.pointer(r.path.as_str()).is_none() => {
+                json_patch::PatchOperation::Add(json_patch::AddOperation {
+                    path: r.path.clone(),
+                    value: r.value.clone(),
+                })
+            }
+            other => other.clone(),
+        };
+        json_patch::patch(obj, &[op])?;
+    }
+    Ok(())
 }

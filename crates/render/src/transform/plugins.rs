@@ -61,7 +61,14 @@ pub fn load_configs(
 }
 
 fn parse<T: DeserializeOwned>(config: &Value, file: &str, kind: &str) -> Result<T, RenderError> {
-    serde_json::from_value(config.clone()).map_err(|e| RenderError::field(file, kind, e))
+    // The plugin's own identity is not part of its settings.
+    let mut settings = config.clone();
+    if let Value::Object(map) = &mut settings {
+        for key in ["apiVersion", "kind", "metadata"] {
+            map.remove(key);
+        }
+    }
+    serde_json::from_value(settings).map_err(|e| RenderError::field(file, kind, e))
 }
 
 fn kind_of(config: &Value, file: &str) -> Result<String, RenderError> {

@@ -23,11 +23,13 @@ pub fn apply(
                 "must not be empty",
             ));
         }
+        let mut matched = false;
         for r in &mut res.items {
             if !r.all_ids().any(|id| id.name == entry.name) {
                 continue;
             }
             let gvk = r.gvk();
+            matched |= specs.iter().any(|f| f.matches(&gvk));
             for spec in specs.iter().filter(|f| f.matches(&gvk)) {
                 let path = fieldspec::parse_path(&spec.path);
                 fieldspec::walk::<RenderError>(&mut r.obj, &path, spec.create, &mut |v| {
@@ -35,6 +37,17 @@ pub fn apply(
                     Ok(())
                 })?;
             }
+        }
+        if !matched {
+            let kinds: Vec<&str> = specs.iter().filter_map(|f| f.kind.as_deref()).collect();
+            return Err(RenderError::field(
+                file,
+                format!("replicas[{i}]"),
+                format!(
+                    "resource with name {} does not match a config with the following kinds {kinds:?}",
+                    entry.name
+                ),
+            ));
         }
     }
     Ok(())

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::build::Reorder;
 use crate::error::RenderError;
-use crate::resource::{Resource, str_at};
+use crate::resource::Resource;
 
 /// Kinds that come first in the legacy order, in this order.
 pub const ORDER_FIRST: &[&str] = &[
@@ -146,8 +146,19 @@ impl Order {
     }
 }
 
+/// Kustomize's tie-break between kinds of the same rank: group, version, kind as text, with an
+/// empty group or version written `~G` / `~V` (so the core group sorts last).
 fn gvk_string(r: &Resource) -> String {
     let gvk = r.gvk();
-    let _ = str_at;
-    format!("{}~{}~{}", gvk.kind, gvk.group, gvk.version)
+    let group = if gvk.group.is_empty() {
+        "~G"
+    } else {
+        &gvk.group
+    };
+    let version = if gvk.version.is_empty() {
+        "~V"
+    } else {
+        &gvk.version
+    };
+    format!("{group}_{version}_{}", gvk.kind)
 }
