@@ -6,6 +6,7 @@
 
 pub mod fs;
 pub mod loader;
+pub mod yaml;
 
 pub use fs::{DiskFs, EntryKind, FileSystem, FsError, MemFs};
 pub use loader::{LoadError, LoadRestrictor, Loader};
