@@ -72,9 +72,12 @@ pub(super) fn document(value: &Value) -> String {
 }
 
 fn mapping(out: &mut Out, map: &Map<String, Value>, indent: usize, inline: bool) {
-    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-    entries.sort_by(|a, b| keys::compare(a.0, b.0));
-    for (index, (key, value)) in entries.into_iter().enumerate() {
+    let mut names: Vec<&str> = map.keys().map(String::as_str).collect();
+    keys::sort(&mut names);
+    let entries = names
+        .into_iter()
+        .filter_map(|key| Some((key, map.get(key)?)));
+    for (index, (key, value)) in entries.enumerate() {
         out.start(indent, inline && index == 0);
         if scalar::is_simple_key(key) {
             scalar::write(out, key, indent + 2, true);

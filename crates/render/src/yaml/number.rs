@@ -4,7 +4,21 @@
 //! such (`1.0` prints `1`, `2^63` prints `9223372036854776000`); anything else stays a float and
 //! prints in Go's shortest `%g` form (`1e+06` style above 21 digits or below 1e-4).
 
-use serde_json::Number;
+use serde_json::{Number, Value};
+
+/// The value a float read from YAML has once kustomize has passed it through JSON: the integer
+/// it prints as when it prints as one (`1.0` is `1`), else the float. `None` when not finite.
+pub(super) fn from_float(float: f64) -> Option<Value> {
+    let number = Number::from_f64(float)?;
+    let text = format(&number);
+    if let Ok(int) = text.parse::<i64>() {
+        return Some(Value::from(int));
+    }
+    if let Ok(int) = text.parse::<u64>() {
+        return Some(Value::from(int));
+    }
+    Some(Value::Number(number))
+}
 
 /// The text kustomize prints for `number`.
 pub(super) fn format(number: &Number) -> String {

@@ -3,9 +3,9 @@
 //! extras: Go integer syntax with `0x`/`0o`/`0b`/leading-zero octal prefixes, underscores between
 //! digits, and plain timestamps, which kustomize turns into RFC 3339 strings.
 
-use serde_json::{Number, Value};
+use serde_json::Value;
 
-use super::timestamp;
+use super::{number as print_number, timestamp};
 
 /// What a scalar's text and tag resolve to.
 #[derive(Debug, PartialEq)]
@@ -81,14 +81,11 @@ fn tagged(text: &str, name: &str) -> Result<Value, String> {
             Ok(Some(value @ Value::Bool(_))) => Ok(value),
             _ => Err(wrong()),
         },
-        "int" => match number(text) {
-            Some(value @ Value::Number(_)) if !value.is_f64() => Ok(value),
-            _ => Err(wrong()),
-        },
+        "int" => go_integer(&text.replace('_', "")).ok_or_else(wrong),
         "float" => {
             let value = number(text).or_else(|| dot_float(text)).ok_or_else(wrong)?;
             let float = value.as_f64().ok_or_else(wrong)?;
-            Number::from_f64(float).map(Value::Number).ok_or_else(wrong)
+            print_number::from_float(float).ok_or_else(wrong)
         }
         "timestamp" => timestamp::resolve(text)
             .map(Value::String)
@@ -118,9 +115,9 @@ pub(super) fn dot_float(text: &str) -> Option<Value> {
     }
 }
 
+/// A finite float, as the integer kustomize prints it as when it prints as one.
 fn finite_float(text: &str) -> Option<Value> {
-    let float: f64 = text.parse().ok()?;
-    Number::from_f64(float).map(Value::Number)
+    print_number::from_float(text.parse().ok()?)
 }
 
 /// Go's `ParseInt(s, 0, 64)`, falling back to `ParseUint(s, 0, 64)`: optional sign, then `0x`,
@@ -211,11 +208,14 @@ mod tests {
             ("-0b101", json!(-5)),
             ("1_000", json!(1000)),
             ("+12", json!(12)),
-            ("09", json!(9.0)),
-            ("1.0", json!(1.0)),
-            ("1e6", json!(1e6)),
+            ("09", json!(9)),
+            ("1.0", json!(1)),
+            ("1e6", json!(1000000)),
+            ("1.5", json!(1.5)),
+            ("9223372036854775808.0", json!(9223372036854776000u64)),
+            ("1e20", json!(1e20)),
             (".5", json!(0.5)),
-            ("3.", json!(3.0)),
+            ("3.", json!(3)),
             ("1e", json!("1e")),
             ("1e400", json!("1e400")),
             ("12345678901234567890", json!(12345678901234567890u64)),
@@ -236,7 +236,8 @@ mod tests {
         let core = |text: &str, name: &str| scalar(text, false, ScalarTag::Core(name));
         assert_eq!(core("123", "str"), Ok(Resolved::Value(json!("123"))));
         assert_eq!(core("5", "int"), Ok(Resolved::Value(json!(5))));
-        assert_eq!(core("3", "float"), Ok(Resolved::Value(json!(3.0))));
+        assert_eq!(core("3", "float"), Ok(Resolved::Value(json!(3))));
+        assert_eq!(core("0.5", "float"), Ok(Resolved::Value(json!(0.5))));
         assert_eq!(core("true", "bool"), Ok(Resolved::Value(json!(true))));
         assert!(core("x", "int").is_err());
         let other = scalar("123", true, ScalarTag::Other);

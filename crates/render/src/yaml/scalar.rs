@@ -138,10 +138,9 @@ fn analyze(text: &str) -> Analysis {
     }
 }
 
-/// `---` or `...` followed by a blank or the end would read as a document marker.
+/// go-yaml v2 never writes `---` or `...` (document markers) at the start of a plain scalar.
 fn starts_with_document_marker(text: &str) -> bool {
-    (text.starts_with("---") || text.starts_with("..."))
-        && is_blank_or_end(text[3..].chars().next())
+    text.starts_with("---") || text.starts_with("...")
 }
 
 fn write_plain(out: &mut Out, text: &str, indent: usize, allow_breaks: bool) {
