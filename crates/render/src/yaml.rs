@@ -29,7 +29,7 @@ pub const MAX_DEPTH: usize = 128;
 
 /// Most nodes (scalars, sequences and mappings, counting every copy an alias makes) one text may
 /// produce.
-pub const MAX_NODES: usize = 4_000_000;
+pub const MAX_NODES: usize = 2_000_000;
 
 /// Most nodes one text may copy for anchors and aliases together; this is what stops an alias
 /// bomb ("billion laughs") long before it exhausts memory.

@@ -14,6 +14,18 @@ pub(super) struct Out {
 }
 
 impl Out {
+    pub(super) fn new() -> Self {
+        Out {
+            text: String::new(),
+            column: 0,
+        }
+    }
+
+    #[cfg(test)]
+    pub(super) fn text(&self) -> &str {
+        &self.text
+    }
+
     pub(super) fn push(&mut self, c: char) {
         self.text.push(c);
         self.column += 1;
@@ -56,14 +68,11 @@ impl Out {
 
 /// Prints one document, ending in a newline.
 pub(super) fn document(value: &Value) -> String {
-    let mut out = Out {
-        text: String::new(),
-        column: 0,
-    };
+    let mut out = Out::new();
     match value {
         Value::Object(map) if !map.is_empty() => mapping(&mut out, map, 0, false),
         Value::Array(items) if !items.is_empty() => sequence(&mut out, items, 0, false),
-        other => leaf(&mut out, other, 0),
+        other => leaf(&mut out, other, 2),
     }
     if out.column != 0 {
         out.newline();

@@ -54,7 +54,10 @@ pub(super) fn write(out: &mut Out, text: &str, indent: usize, key: bool) {
 
 fn style(text: &str, key: bool) -> Style {
     let analysis = analyze(text);
-    let asked = if text.contains('\n') {
+    let asked = if key && text == "<<" {
+        // go-yaml v2 writes a `<<` key plain, which then reads back as a merge key.
+        Style::Double
+    } else if text.contains('\n') {
         Style::Literal
     } else if implicit::is_non_string(text) {
         Style::Double
@@ -187,12 +190,14 @@ fn write_single(out: &mut Out, text: &str, indent: usize, allow_breaks: bool) {
     out.push('\'');
 }
 
+/// go-yaml v2 escapes every character of a string that starts with a byte order mark.
 fn write_double(out: &mut Out, text: &str, indent: usize, allow_breaks: bool) {
     let chars: Vec<char> = text.chars().collect();
+    let escape_all = text.starts_with('\u{feff}');
     out.push('"');
     let mut spaces = false;
     for (i, &c) in chars.iter().enumerate() {
-        if !is_printable(c) || is_break(c) || c == '"' || c == '\\' {
+        if escape_all || !is_printable(c) || is_break(c) || c == '"' || c == '\\' {
             out.push_str(&escape(c));
             spaces = false;
         } else if c == ' ' {
@@ -299,5 +304,14 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(style(text, false), want, "{text:?}");
         }
+        assert_eq!(style("<<", false), Style::Plain);
+        assert_eq!(style("<<", true), Style::Double);
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_escapes_the_whole_string_as_kubectl_does() {
+        let mut out = Out::new();
+        write(&mut out, "\u{feff}xy", 2, false);
+        assert_eq!(out.text(), "\"\\uFEFF\\x78\\x79\"");
     }
 }
