@@ -94,22 +94,43 @@ fn tagged(text: &str, name: &str) -> Result<Value, String> {
     }
 }
 
-/// An integer in Go's syntax (after dropping underscores), else a YAML-style float.
+/// An integer in Go's syntax (after dropping underscores), else a YAML-style float, else go-yaml's
+/// own `0b`/`0o` forms, which take a sign after the prefix (`0b-101` is -5).
 pub(super) fn number(text: &str) -> Option<Value> {
     let plain: String = text.chars().filter(|&c| c != '_').collect();
     if let Some(value) = go_integer(&plain) {
         return Some(value);
     }
-    if is_yaml_float(&plain) {
-        return finite_float(&plain);
+    if is_yaml_float(&plain)
+        && let Some(value) = finite_float(&plain)
+    {
+        return Some(value);
     }
-    None
+    let (radix, rest) = if let Some(rest) = plain.strip_prefix("0b") {
+        (2, rest)
+    } else {
+        (8, plain.strip_prefix("0o")?)
+    };
+    let digits = rest.strip_prefix(['+', '-']).unwrap_or(rest);
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    i64::from_str_radix(rest, radix).ok().map(Value::from)
 }
 
-/// A float spelled from its `.` (`.5`, `.5e3`); go-yaml keeps underscores significant here.
+/// A float spelled from its `.` (`.5`, `.5e3`), read by Go's `ParseFloat`, which allows an
+/// underscore only between two digits (`.9_37`, not `._5` or `.5_`).
 pub(super) fn dot_float(text: &str) -> Option<Value> {
-    if is_yaml_float(text) {
-        finite_float(text)
+    let bytes = text.as_bytes();
+    let underscores_ok = bytes.iter().enumerate().all(|(i, &b)| {
+        b != b'_'
+            || (i > 0
+                && bytes[i - 1].is_ascii_digit()
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+    });
+    let plain = text.replace('_', "");
+    if underscores_ok && is_yaml_float(&plain) {
+        finite_float(&plain)
     } else {
         None
     }
@@ -222,6 +243,17 @@ mod tests {
             ("-9223372036854775808", json!(i64::MIN)),
             ("1:20", json!("1:20")),
             ("._5", json!("._5")),
+            (".5_", json!(".5_")),
+            (".9_37", json!(0.937)),
+            (".5e1_0", json!(5000000000u64)),
+            ("0b-101", json!(-5)),
+            ("-0b-1", json!("-0b-1")),
+            ("-0o+7", json!("-0o+7")),
+            ("0o-8", json!("0o-8")),
+            ("0o_7", json!(7)),
+            ("-_0x1_0", json!(-16)),
+            ("2001-12-1_4", json!("2001-12-1_4")),
+            ("1e1_0", json!(10000000000u64)),
             ("0x", json!("0x")),
             ("-", json!("-")),
             ("2001-12-14", json!("2001-12-14T00:00:00Z")),
