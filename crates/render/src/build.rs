@@ -17,7 +17,7 @@ use crate::resmap::ResMap;
 use crate::resource::Resource;
 use crate::smp::Schema;
 use crate::transform::plugins;
-use crate::{transform, yamlio};
+use crate::{transform, yaml};
 
 /// How resources are ordered in the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -87,7 +87,7 @@ impl<'a> Builder<'a> {
                     .map_err(|e| load_err(&file, e.into()))?;
                 let text = String::from_utf8_lossy(&bytes);
                 let shown = display(&file);
-                let value = yamlio::parse_value(&text, &shown)?;
+                let value = yaml::parse_value_last_key_wins(&text, &shown)?;
                 let kustomization = Kustomization::from_value(value, &shown)?;
                 return Ok(Some(Found {
                     file: shown,
@@ -315,7 +315,7 @@ fn load_schema(
     let custom = match k.openapi.get("path") {
         Some(path) => {
             let text = loader.read_text(path).map_err(|e| err(e.to_string()))?;
-            Some(yamlio::parse_value(&text, path)?)
+            Some(yaml::parse_value(&text, path)?)
         }
         None => None,
     };
@@ -329,7 +329,7 @@ fn load_schema(
 /// Parses the objects of a resource file; `List` kinds are expanded into their items.
 pub fn read_resources(text: &str, file: &str) -> Result<Vec<Resource>, RenderError> {
     let mut out = Vec::new();
-    for doc in yamlio::parse_documents(text, file)? {
+    for doc in yaml::parse_documents(text, file)? {
         for obj in expand_lists(doc) {
             check_object(&obj, file)?;
             let mut res = Resource::new(stringify_metadata(obj));

@@ -23,6 +23,9 @@ pub enum RenderError {
         /// What is wrong.
         message: String,
     },
+    /// A file is not valid YAML, or too large or deep to read safely.
+    #[error(transparent)]
+    Parse(#[from] crate::yaml::YamlError),
     /// A kustomization file is malformed.
     #[error(transparent)]
     Kustomization(#[from] KustomizationError),

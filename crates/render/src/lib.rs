@@ -19,7 +19,7 @@ pub mod resource;
 pub mod scope;
 pub mod smp;
 pub mod transform;
-pub mod yamlio;
+pub mod yaml;
 
 pub use build::{Options, Reorder};
 pub use error::RenderError;
@@ -55,5 +55,5 @@ pub fn render_to_yaml(
     dir: &str,
     options: &Options,
 ) -> Result<String, RenderError> {
-    Ok(yamlio::to_yaml_stream(&render(fs, dir, options)?))
+    Ok(yaml::to_yaml_stream(&render(fs, dir, options)?))
 }

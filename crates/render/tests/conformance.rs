@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use capstan_render::{DiskFs, LoadRestrictor, Options, Reorder, render, yamlio};
+use capstan_render::{DiskFs, LoadRestrictor, Options, Reorder, render, yaml};
 use serde_json::Value;
 
 fn corpus() -> PathBuf {
@@ -68,9 +68,9 @@ fn run_case(dir: &Path) -> Outcome {
         (Err(e), false) => Outcome::Failed(format!("error: {e}")),
         (Ok(docs), false) => {
             let text = std::fs::read_to_string(dir.join("expected.yaml")).expect("expected.yaml");
-            let want = yamlio::parse_documents(&text, "expected.yaml").expect("expected parses");
+            let want = yaml::parse_documents(&text, "expected.yaml").expect("expected parses");
             if docs == want {
-                if yamlio::to_yaml_stream(&docs) == text {
+                if yaml::to_yaml_stream(&docs) == text {
                     Outcome::Identical
                 } else {
                     Outcome::Equal

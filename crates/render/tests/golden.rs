@@ -24,7 +24,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use capstan_render::{
-    DiskFs, FileSystem, LoadRestrictor, MemFs, Options, Reorder, render_to_yaml, yamlio,
+    DiskFs, FileSystem, LoadRestrictor, MemFs, Options, Reorder, render_to_yaml, yaml,
 };
 
 /// Longest a case may take (a debug build renders each in milliseconds; hostile inputs must
@@ -147,8 +147,8 @@ fn compare_yaml(got: &str, want: &str) -> Result<(), String> {
     if got == want {
         return Ok(());
     }
-    let parsed_got = yamlio::parse_documents(got, "output").map_err(|e| e.to_string())?;
-    let parsed_want = yamlio::parse_documents(want, "expected.yaml").map_err(|e| e.to_string())?;
+    let parsed_got = yaml::parse_documents(got, "output").map_err(|e| e.to_string())?;
+    let parsed_want = yaml::parse_documents(want, "expected.yaml").map_err(|e| e.to_string())?;
     if parsed_got == parsed_want {
         return Err("output parses equal to expected.yaml but its bytes differ".into());
     }
@@ -275,7 +275,7 @@ fn a_symbolic_link_to_a_directory_elsewhere_in_the_repository_is_followed() {
     let yaml = render_in_time(fs, "apps/web".into(), Options::default())
         .expect("finishes in time")
         .expect("renders");
-    let names: Vec<String> = yamlio::parse_documents(&yaml, "output")
+    let names: Vec<String> = yaml::parse_documents(&yaml, "output")
         .expect("parses")
         .iter()
         .map(|d| d["metadata"]["name"].to_string())

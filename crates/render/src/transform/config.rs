@@ -7,7 +7,7 @@ use crate::error::RenderError;
 use crate::fieldspec::FieldSpec;
 use crate::kustomization::Kustomization;
 use crate::loader::Loader;
-use crate::yamlio;
+use crate::yaml;
 
 /// Adds the field specs of `k`'s `configurations` files to `config`.
 pub fn load_configurations(
@@ -21,7 +21,7 @@ pub fn load_configurations(
         let text = loader
             .read_text(entry)
             .map_err(|e| RenderError::field(file, field.clone(), e))?;
-        for doc in yamlio::parse_documents(&text, entry)? {
+        for doc in yaml::parse_documents(&text, entry)? {
             let extra = TransformerConfig::from_value(doc)
                 .map_err(|e| RenderError::field(file, field.clone(), format!("{entry}: {e}")))?;
             config.merge(&extra);
@@ -43,7 +43,7 @@ pub fn load_crds(
         let text = loader
             .read_text(entry)
             .map_err(|e| RenderError::field(file, field.clone(), e))?;
-        let doc = yamlio::parse_value(&text, entry)?;
+        let doc = yaml::parse_value(&text, entry)?;
         let Some(defs) = doc.as_object() else {
             return Err(RenderError::field(
                 file,

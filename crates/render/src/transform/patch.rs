@@ -13,7 +13,7 @@ use crate::resmap::ResMap;
 use crate::resource::{Gvk, ResId, Resource};
 use crate::smp::{self, Schema};
 use crate::transform::selector::Selector;
-use crate::yamlio;
+use crate::yaml;
 
 /// A parsed patch.
 #[derive(Debug, Clone)]
@@ -44,7 +44,7 @@ pub fn load(
 }
 
 fn parse(text: &str, name: &str) -> Result<PatchBody, String> {
-    let docs = yamlio::parse_documents(text, name).map_err(|e| e.to_string())?;
+    let docs = yaml::parse_documents(text, name).map_err(|e| e.to_string())?;
     if let [Value::Array(_)] = docs.as_slice() {
         let ops: json_patch::Patch = serde_json::from_value(docs[0].clone())
             .map_err(|e| format!("{name}: invalid JSON patch: {e}"))?;

@@ -20,7 +20,7 @@ use crate::transform::sort::Order;
 use crate::transform::{
     generate, images, labels, namespace, patch, prefix_suffix, replacements, replicas,
 };
-use crate::{resource, yamlio};
+use crate::{resource, yaml};
 
 /// A plugin configuration and the file it was written in.
 pub type Config = (Value, String);
@@ -38,7 +38,7 @@ pub fn load_configs(
         let what = format!("{field}[{i}]");
         let err = |e: String| RenderError::field(file, what.clone(), e);
         if entry.contains('\n') {
-            let docs = yamlio::parse_documents(entry, &format!("{file}: {what}"))?;
+            let docs = yaml::parse_documents(entry, &format!("{file}: {what}"))?;
             configs.extend(docs.into_iter().map(|d| (d, file.to_string())));
             continue;
         }
@@ -51,7 +51,7 @@ pub fn load_configs(
             }
             Some(EntryKind::File) => {
                 let text = loader.read_text(entry).map_err(|e| err(e.to_string()))?;
-                let docs = yamlio::parse_documents(&text, entry)?;
+                let docs = yaml::parse_documents(&text, entry)?;
                 configs.extend(docs.into_iter().map(|d| (d, crate::build::display(&path))));
             }
             None => return Err(err(format!("'{entry}' does not exist"))),

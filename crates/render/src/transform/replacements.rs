@@ -11,7 +11,7 @@ use crate::kustomization::Target;
 use crate::loader::Loader;
 use crate::resmap::ResMap;
 use crate::transform::selector::Selector;
-use crate::yamlio;
+use crate::yaml;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -63,7 +63,7 @@ pub fn apply(
             Some(path) => {
                 let text = loader.read_text(path).map_err(|e| err(e.to_string()))?;
                 let mut list = Vec::new();
-                for doc in yamlio::parse_documents(&text, path)? {
+                for doc in yaml::parse_documents(&text, path)? {
                     let items = match doc {
                         Value::Array(items) => items,
                         other => vec![other],
