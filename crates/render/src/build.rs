@@ -110,11 +110,7 @@ impl<'a> Builder<'a> {
         };
         let result = self.accumulate(dir, &found, &mut acc);
         self.stack.pop();
-        result?;
-        for r in &mut acc.resources.items {
-            r.lineage.push(dir.to_string());
-        }
-        Ok(acc)
+        result.map(|()| acc)
     }
 
     fn enter(&mut self, dir: &str) -> Result<(), RenderError> {
@@ -246,9 +242,9 @@ impl<'a> Builder<'a> {
                 loader.check(&path).map_err(|e| fail(e.to_string()))?;
                 let text = loader.read_text(entry).map_err(|e| fail(e.to_string()))?;
                 let mut resources = ResMap::default();
-                for res in read_resources(&text, &display(&path))? {
-                    resources.append(res)?;
-                }
+                resources.append_all(ResMap {
+                    items: read_resources(&text, &display(&path))?,
+                })?;
                 Ok(Accumulator {
                     resources,
                     ..Accumulator::default()

@@ -189,17 +189,6 @@ fn create_missing<E>(
     Ok(())
 }
 
-/// Whether `obj` has any value at `path`.
-pub fn exists(obj: &Value, path: &[Segment]) -> bool {
-    let mut found = false;
-    let mut copy = obj.clone();
-    let _ = walk::<()>(&mut copy, path, false, &mut |_| {
-        found = true;
-        Err(())
-    });
-    found
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

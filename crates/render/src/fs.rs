@@ -77,11 +77,6 @@ pub fn join(base: &str, rel: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// The directory part of a normalized path (`""` for a top-level entry).
-pub fn parent(path: &str) -> &str {
-    path.rfind('/').map_or("", |i| &path[..i])
-}
-
 /// Whether `path` is `dir` or lies under it.
 pub fn is_within(path: &str, dir: &str) -> bool {
     dir.is_empty() || path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
@@ -313,7 +308,6 @@ mod tests {
         assert_eq!(join("a/b", "../c/./d").as_deref(), Some("a/c/d"));
         assert_eq!(join("a", "/x").as_deref(), Some("x"));
         assert_eq!(join("a", "../../x"), None);
-        assert_eq!(parent("a/b/c"), "a/b");
         assert!(is_within("a/b", "a") && !is_within("ab", "a") && is_within("x", ""));
     }
 

@@ -1,6 +1,8 @@
 //! The ordered set of resources a build accumulates, with kustomize's identity rules: no two
 //! resources may share a current identity, and lookups may match any identity a resource has had.
 
+use std::collections::HashMap;
+
 use crate::error::RenderError;
 use crate::resource::{ResId, Resource};
 
@@ -15,17 +17,36 @@ impl ResMap {
     /// Adds a resource; an existing resource with the same current identity is an error.
     pub fn append(&mut self, res: Resource) -> Result<(), RenderError> {
         let id = res.id();
-        if self.items.iter().any(|r| same_id(&r.id(), &id)) {
+        // Names are nearly unique: compare them before building whole identities.
+        if self
+            .items
+            .iter()
+            .any(|r| r.name() == id.name && same_id(&r.id(), &id))
+        {
             return Err(RenderError::Conflict { id: id.to_string() });
         }
         self.items.push(res);
         Ok(())
     }
 
-    /// Adds every resource of `other`.
+    /// Adds every resource of `other` (in order), with the same check as [`ResMap::append`].
     pub fn append_all(&mut self, other: ResMap) -> Result<(), RenderError> {
+        // Index the names once: checking each new resource against every existing one would
+        // read every name again for each addition.
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, r) in self.items.iter().enumerate() {
+            by_name.entry(r.name().to_string()).or_default().push(i);
+        }
         for res in other.items {
-            self.append(res)?;
+            let id = res.id();
+            let taken = by_name.get(&id.name).is_some_and(|same_name| {
+                same_name.iter().any(|&i| same_id(&self.items[i].id(), &id))
+            });
+            if taken {
+                return Err(RenderError::Conflict { id: id.to_string() });
+            }
+            by_name.entry(id.name).or_default().push(self.items.len());
+            self.items.push(res);
         }
         Ok(())
     }
@@ -35,17 +56,7 @@ impl ResMap {
         self.items
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.all_ids().any(|known| same_id(&known, id)))
-            .map(|(i, _)| i)
-            .collect()
-    }
-
-    /// Indexes of resources whose current identity equals `id`.
-    pub fn matching_current_id(&self, id: &ResId) -> Vec<usize> {
-        self.items
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| same_id(&r.id(), id))
+            .filter(|(_, r)| r.had_name(&id.name) && r.all_ids().any(|known| same_id(&known, id)))
             .map(|(i, _)| i)
             .collect()
     }

@@ -36,15 +36,6 @@ impl Gvk {
         Self::new(str_at(obj, &["apiVersion"]), str_at(obj, &["kind"]))
     }
 
-    /// `apiVersion` as written in objects.
-    pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
-    }
-
     /// Whether objects of this kind live outside namespaces (built-in kinds only; unknown kinds
     /// are taken to be namespaced, as kustomize does).
     pub fn is_cluster_scoped(&self) -> bool {
@@ -126,9 +117,6 @@ pub struct Resource {
     pub origin: Option<crate::origin::Origin>,
     /// Transformations applied to it, for `alpha.config.kubernetes.io/transformations`.
     pub transformations: Vec<Value>,
-    /// The kustomization directories it was built through, innermost first (name references
-    /// prefer objects that came through the same bases as the referrer).
-    pub lineage: Vec<String>,
     /// Name prefixes applied to it, innermost first.
     pub prefixes: Vec<String>,
     /// Name suffixes applied to it, innermost first.
@@ -144,7 +132,6 @@ impl Resource {
             needs_hash: false,
             origin: None,
             transformations: Vec::new(),
-            lineage: Vec::new(),
             prefixes: Vec::new(),
             suffixes: Vec::new(),
         }
@@ -159,9 +146,9 @@ impl Resource {
         }
     }
 
-    /// The identity it was first loaded with.
-    pub fn original_id(&self) -> ResId {
-        self.previous.first().cloned().unwrap_or_else(|| self.id())
+    /// Whether it is or was ever named `name`.
+    pub fn had_name(&self, name: &str) -> bool {
+        self.name() == name || self.previous.iter().any(|id| id.name == name)
     }
 
     /// Every identity it has had, oldest first, ending with the current one.

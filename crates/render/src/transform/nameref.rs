@@ -8,42 +8,45 @@ use serde_json::Value;
 
 use crate::config::NameBackReference;
 use crate::error::RenderError;
-use crate::fieldspec::{self, Segment};
+use crate::fieldspec::{self, FieldSpec, Segment};
 use crate::resmap::ResMap;
-use crate::resource::{Gvk, ResId, Resource, effective_namespace};
+use crate::resource::{ResId, Resource, effective_namespace};
 
 /// Fixes every name reference in `res`.
 pub fn apply(res: &mut ResMap, backrefs: &[NameBackReference]) -> Result<(), RenderError> {
+    // Fixing references renames nothing, so every object's identity is read once.
+    let referrers: Vec<Referrer> = res.items.iter().map(Referrer::of).collect();
     for backref in backrefs {
         let candidates: Vec<Candidate> = res
             .items
             .iter()
-            .filter(|r| backref.refers_to(&r.gvk()))
-            .map(Candidate::of)
+            .zip(&referrers)
+            .filter(|(_, r)| backref.refers_to(&r.id.gvk))
+            .map(|(res, _)| Candidate::of(res))
             .collect();
         if candidates.is_empty() {
             continue;
         }
-        for i in 0..res.items.len() {
-            let referrer = Referrer::of(&res.items[i]);
-            let gvk = referrer.gvk.clone();
-            for spec in backref.field_specs.iter().filter(|f| f.matches(&gvk)) {
-                let path = fieldspec::parse_path(&spec.path);
-                update(
-                    &mut res.items[i].obj,
-                    &path,
-                    &referrer,
-                    &candidates,
-                    &backref.kind,
-                )?;
+        let specs: Vec<(&FieldSpec, Vec<Segment>)> = backref
+            .field_specs
+            .iter()
+            .map(|spec| (spec, fieldspec::parse_path(&spec.path)))
+            .collect();
+        for (item, referrer) in res.items.iter_mut().zip(&referrers) {
+            for (_, path) in specs
+                .iter()
+                .filter(|(spec, _)| spec.matches(&referrer.id.gvk))
+            {
+                update(&mut item.obj, path, referrer, &candidates, &backref.kind)?;
             }
         }
     }
     Ok(())
 }
 
+/// An object that may be referred to: every identity it has had (the current one last).
 struct Candidate {
-    ids: Vec<ResId>,
+    previous: Vec<ResId>,
     current: ResId,
     affixes: (Vec<String>, Vec<String>),
 }
@@ -51,15 +54,22 @@ struct Candidate {
 impl Candidate {
     fn of(r: &Resource) -> Self {
         Self {
-            ids: r.all_ids().collect(),
+            previous: r.previous.clone(),
             current: r.id(),
             affixes: (r.prefixes.clone(), r.suffixes.clone()),
         }
     }
+
+    fn had_name(&self, name: &str) -> bool {
+        self.current.name == name || self.previous.iter().any(|id| id.name == name)
+    }
+
+    fn all_ids(&self) -> impl Iterator<Item = &ResId> {
+        self.previous.iter().chain(std::iter::once(&self.current))
+    }
 }
 
 struct Referrer {
-    gvk: Gvk,
     id: ResId,
     affixes: (Vec<String>, Vec<String>),
 }
@@ -67,7 +77,6 @@ struct Referrer {
 impl Referrer {
     fn of(r: &Resource) -> Self {
         Self {
-            gvk: r.gvk(),
             id: r.id(),
             affixes: (r.prefixes.clone(), r.suffixes.clone()),
         }
@@ -121,10 +130,7 @@ fn update_in(
             Some(Value::String(ns)) if !ns.is_empty() => Some(ns.clone()),
             Some(Value::Null) | Some(Value::String(_)) => {
                 let name = map.get(field).and_then(Value::as_str).unwrap_or_default();
-                if candidates
-                    .iter()
-                    .any(|c| c.ids.iter().any(|id| id.name == name))
-                {
+                if candidates.iter().any(|c| c.had_name(name)) {
                     return Err(RenderError::transform(format!(
                         "Invalid Input: namespace is blank for resource {} (subject {name})",
                         referrer.id
@@ -187,7 +193,7 @@ fn select<'c>(
 ) -> Result<Option<&'c Candidate>, RenderError> {
     let mut found: Vec<&Candidate> = candidates
         .iter()
-        .filter(|c| c.ids.iter().any(|id| id.name == name))
+        .filter(|c| c.had_name(name))
         .filter(|c| visible(c, explicit_ns, referrer))
         .collect();
     // Like kustomize: among several, prefer objects renamed like the referrer — first
@@ -236,15 +242,15 @@ fn visible(c: &Candidate, explicit_ns: Option<&str>, referrer: &Referrer) -> boo
         return true;
     }
     if let Some(ns) = explicit_ns {
-        return c.ids.iter().any(|id| {
+        return c.all_ids().any(|id| {
             effective_namespace(&id.gvk, &id.namespace) == effective_namespace(&id.gvk, ns)
         });
     }
-    if referrer.gvk.is_cluster_scoped() {
+    if referrer.id.gvk.is_cluster_scoped() {
         return true;
     }
     effective_namespace(&c.current.gvk, &c.current.namespace)
-        == effective_namespace(&referrer.gvk, &referrer.id.namespace)
+        == effective_namespace(&referrer.id.gvk, &referrer.id.namespace)
 }
 
 /// Whether the shorter list ends the longer one (an empty list only matches an empty one).

@@ -60,7 +60,10 @@ impl Selector {
 
     /// Whether `r` is selected.
     pub fn selects(&self, r: &Resource) -> bool {
-        let id_ok = r.all_ids().any(|id| self.id_matches(&id));
+        // Building the current identity allocates: only when the name can match.
+        let id_ok = r.previous.iter().any(|id| self.id_matches(id))
+            || (self.name.as_ref().is_none_or(|re| re.is_match(r.name()))
+                && self.id_matches(&r.id()));
         id_ok
             && matches_all(&self.labels, r.meta_map("labels"))
             && matches_all(&self.annotations, r.meta_map("annotations"))
