@@ -103,12 +103,21 @@ impl<'a> Builder<'a> {
         let found = self
             .find(dir)?
             .ok_or_else(|| RenderError::MissingKustomization { dir: display(dir) })?;
+        self.build_found(dir, &found)
+    }
+
+    /// Builds the kustomization `found` in `dir`, already read.
+    pub(crate) fn build_found(
+        &mut self,
+        dir: &str,
+        found: &Found,
+    ) -> Result<Accumulator, RenderError> {
         self.enter(dir)?;
         let mut acc = Accumulator {
             config: TransformerConfig::builtin().clone(),
             ..Accumulator::default()
         };
-        let result = self.accumulate(dir, &found, &mut acc);
+        let result = self.accumulate(dir, found, &mut acc);
         self.stack.pop();
         result.map(|()| acc)
     }
@@ -225,18 +234,21 @@ impl<'a> Builder<'a> {
         let path = loader.resolve(entry).map_err(|e| fail(e.to_string()))?;
         match self.fs.kind(&path).map_err(|e| fail(e.to_string()))? {
             Some(EntryKind::Dir) => {
-                if let Some(found) = self.find(&path)?
-                    && found.kustomization.is_component()
-                {
+                let found = self.find(&path)?.ok_or_else(|| {
+                    fail(
+                        RenderError::MissingKustomization {
+                            dir: display(&path),
+                        }
+                        .to_string(),
+                    )
+                })?;
+                if found.kustomization.is_component() {
                     return Err(fail(format!(
                         "expected kind != 'Component' for path '{}'",
                         display(&path)
                     )));
                 }
-                self.build_dir(&path).map_err(|e| match e {
-                    e @ RenderError::MissingKustomization { .. } => fail(e.to_string()),
-                    e => e,
-                })
+                self.build_found(&path, &found)
             }
             Some(EntryKind::File) => {
                 loader.check(&path).map_err(|e| fail(e.to_string()))?;

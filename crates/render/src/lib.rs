@@ -45,7 +45,7 @@ pub fn render(
         Some(opts) => Order::from_sort_options(opts, &found.file)?,
         None => Order::from_flag(options.reorder),
     };
-    let acc = builder.build_dir(dir)?;
+    let acc = builder.build_found(dir, &found)?;
     transform::finish::finish(acc, &order)
 }
 
