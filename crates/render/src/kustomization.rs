@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::fields::{UnknownField, fold_fields};
+
 /// File names that make a directory a kustomization, in kustomize's order of preference.
 pub const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
@@ -140,7 +142,7 @@ pub struct Replica {
     pub count: i64,
 }
 
-/// The canonical spelling of every field, by lowercase name.
+/// The canonical spelling of every field.
 const FIELDS: &[&str] = &[
     "apiVersion",
     "kind",
@@ -173,6 +175,9 @@ const FIELDS: &[&str] = &[
     "buildMetadata",
     "helmCharts",
     "helmGlobals",
+    // Legacy, folded into `resources` and `images` on load.
+    "bases",
+    "imageTags",
 ];
 
 impl Kustomization {
@@ -187,29 +192,14 @@ impl Kustomization {
                 });
             }
         };
-        let mut fixed = Map::new();
-        let mut bases = Vec::new();
-        let mut image_tags = Vec::new();
-        for (key, value) in map {
-            let lower = key.to_ascii_lowercase();
-            if lower == "bases" {
-                bases = as_list(value);
-                continue;
+        let mut fixed = fold_fields(map, FIELDS, true).map_err(|UnknownField(field)| {
+            KustomizationError::UnknownField {
+                file: file.to_string(),
+                field,
             }
-            if lower == "imagetags" {
-                image_tags = as_list(value);
-                continue;
-            }
-            let Some(canonical) = FIELDS.iter().find(|f| f.to_ascii_lowercase() == lower) else {
-                return Err(KustomizationError::UnknownField {
-                    file: file.to_string(),
-                    field: key,
-                });
-            };
-            if !value.is_null() {
-                fixed.insert(canonical.to_string(), value);
-            }
-        }
+        })?;
+        let bases = fixed.remove("bases").map(as_list).unwrap_or_default();
+        let image_tags = fixed.remove("imageTags").map(as_list).unwrap_or_default();
         if !bases.is_empty() {
             let resources = fixed
                 .entry("resources")

@@ -7,6 +7,7 @@
 pub mod build;
 pub mod config;
 pub mod error;
+pub mod fields;
 pub mod fieldspec;
 pub mod fs;
 pub mod generators;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use super::GeneratorError;
+use crate::fields::fold_fields;
 
 /// What a generated object does to an object of the same id accumulated before it (from a base).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -291,18 +292,21 @@ fn raw_from_plugin_config(config: &Value, fields: &[&str]) -> Result<RawArgs, Ge
     };
     let mut with_meta: Vec<&str> = fields.to_vec();
     with_meta.push("metadata");
-    let mut map = fold_fields(map.clone(), &with_meta, false).map_err(invalid)?;
+    let mut map =
+        fold_fields(map.clone(), &with_meta, false).map_err(|e| invalid(e.to_string()))?;
     let metadata = map.remove("metadata");
     // Kustomize folds the legacy `env` into `envs` only for kustomization entries.
     map.remove("env");
     if let Some(Value::Object(options)) = map.remove("options") {
-        let options = fold_fields(options, OPTION_FIELDS, false).map_err(invalid)?;
+        let options =
+            fold_fields(options, OPTION_FIELDS, false).map_err(|e| invalid(e.to_string()))?;
         map.insert("options".to_string(), Value::Object(options));
     }
     let mut raw: RawArgs =
         serde_json::from_value(Value::Object(map)).map_err(|e| invalid(e.to_string()))?;
     if let Some(Value::Object(meta)) = metadata {
-        let meta = fold_fields(meta, &["name", "namespace"], false).map_err(invalid)?;
+        let meta =
+            fold_fields(meta, &["name", "namespace"], false).map_err(|e| invalid(e.to_string()))?;
         let text = |k: &str| {
             meta.get(k)
                 .and_then(Value::as_str)
@@ -319,57 +323,10 @@ fn raw_from_plugin_config(config: &Value, fields: &[&str]) -> Result<RawArgs, Ge
     Ok(raw)
 }
 
-/// Renames the keys of `map` to the `known` field they match the way Go's `encoding/json`
-/// matches struct fields (exactly, else case-insensitively) and drops `null`s. An unknown key is
-/// an error when `strict`, dropped otherwise.
-fn fold_fields(
-    map: Map<String, Value>,
-    known: &[&str],
-    strict: bool,
-) -> Result<Map<String, Value>, String> {
-    let mut out = Map::new();
-    for (key, value) in map {
-        let field = known
-            .iter()
-            .find(|f| **f == key)
-            .or_else(|| known.iter().find(|f| fold_eq(f, &key)));
-        match field {
-            Some(_) if value.is_null() => {}
-            Some(f) => {
-                out.insert((*f).to_string(), value);
-            }
-            None if strict => return Err(format!("unknown field \"{key}\"")),
-            None => {}
-        }
-    }
-    Ok(out)
-}
-
-/// Case-insensitive equality as Go's `encoding/json` applies it to field names (which folds a
-/// few non-ASCII letters, such as the Kelvin sign, onto ASCII ones).
-fn fold_eq(a: &str, b: &str) -> bool {
-    let fold = |c: char| -> char {
-        if c.is_ascii() {
-            return c.to_ascii_lowercase();
-        }
-        let mut upper = c.to_uppercase();
-        match (upper.next(), upper.next()) {
-            (Some(u), None) => {
-                let mut lower = u.to_lowercase();
-                match (lower.next(), lower.next()) {
-                    (Some(l), None) => l,
-                    _ => c,
-                }
-            }
-            _ => c,
-        }
-    };
-    a.chars().map(fold).eq(b.chars().map(fold))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fields::fold_eq;
     use serde_json::json;
 
     fn args(v: Value) -> Result<GeneratorArgs, serde_json::Error> {
