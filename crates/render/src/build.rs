@@ -166,14 +166,7 @@ impl<'a> Builder<'a> {
             let added = self.accumulate_resource(&loader, &found.file, entry)?;
             acc.config.merge(&added.config);
             for var in added.vars {
-                if acc.vars.iter().any(|v| v.name == var.name) {
-                    return Err(RenderError::field(
-                        &found.file,
-                        "resources",
-                        format!("var '{}' already encountered", var.name),
-                    ));
-                }
-                acc.vars.push(var);
+                transform::vars::add(&mut acc.vars, var, &found.file, "resources")?;
             }
             acc.resources
                 .append_all(added.resources)

@@ -187,6 +187,15 @@ impl Resource {
         }
     }
 
+    /// Replaces the object (a patch's result), remembering the old identity if it changed.
+    pub fn replace_obj(&mut self, obj: Value) {
+        let before = self.id();
+        self.obj = obj;
+        if self.id() != before && self.previous.last() != Some(&before) {
+            self.previous.push(before);
+        }
+    }
+
     /// Sets `metadata.name`, remembering the old identity.
     pub fn set_name(&mut self, name: &str) {
         self.remember_id();

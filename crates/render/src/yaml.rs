@@ -116,27 +116,23 @@ pub fn parse_documents(text: &str, file: &str) -> Result<Vec<Value>, YamlError> 
 
 /// Reads a text holding at most one YAML document; an empty (or `null`) text is `Value::Null`.
 pub fn parse_value(text: &str, file: &str) -> Result<Value, YamlError> {
-    let mut documents = parse_documents(text, file)?;
-    match documents.len() {
-        0 => Ok(Value::Null),
-        1 => Ok(documents.remove(0)),
-        count => Err(YamlError::NotOneDocument {
-            file: file.to_string(),
-            count,
-        }),
-    }
+    one_document(parse_documents(text, file)?, file)
 }
 
 /// Like [`parse_value`], but a key repeated in one mapping takes its last value instead of being
 /// an error: kustomization files are read this way, as kustomize does.
 pub fn parse_value_last_key_wins(text: &str, file: &str) -> Result<Value, YamlError> {
-    let documents: Vec<Value> = parse::parse_stream(text, file, parse::Duplicates::LastWins)?
-        .into_iter()
-        .filter(|doc| !doc.is_null())
-        .collect();
+    let documents = parse::parse_stream(text, file, parse::Duplicates::LastWins)?;
+    one_document(
+        documents.into_iter().filter(|doc| !doc.is_null()).collect(),
+        file,
+    )
+}
+
+fn one_document(mut documents: Vec<Value>, file: &str) -> Result<Value, YamlError> {
     match documents.len() {
         0 => Ok(Value::Null),
-        1 => Ok(documents.into_iter().next().unwrap_or(Value::Null)),
+        1 => Ok(documents.remove(0)),
         count => Err(YamlError::NotOneDocument {
             file: file.to_string(),
             count,

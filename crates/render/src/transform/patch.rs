@@ -10,7 +10,7 @@ use crate::error::RenderError;
 use crate::kustomization::Patch;
 use crate::loader::Loader;
 use crate::resmap::ResMap;
-use crate::resource::{Gvk, ResId, Resource};
+use crate::resource::{ResId, Resource};
 use crate::smp::{self, Schema};
 use crate::transform::selector::Selector;
 use crate::yaml;
@@ -178,7 +178,7 @@ fn apply_to_own_id(res: &mut ResMap, doc: &Value, schema: &Schema) -> Result<(),
     let target = &res.items[index];
     let doc = retarget(doc, &target.obj, false, false);
     match smp::merge(&target.obj, &doc, schema).map_err(|e| format!("{}: {e}", target.id()))? {
-        Some(merged) => replace(&mut res.items[index], merged),
+        Some(merged) => res.items[index].replace_obj(merged),
         None => {
             res.items.remove(index);
         }
@@ -217,7 +217,7 @@ fn apply_to_selected(
             }
         };
         match result {
-            Some(obj) => replace(r, obj),
+            Some(obj) => r.replace_obj(obj),
             None => deleted.push(index),
         }
     }
@@ -261,20 +261,6 @@ fn retarget(doc: &Value, target: &Value, allow_name: bool, allow_kind: bool) -> 
         }
     }
     doc
-}
-
-/// Replaces a resource's object, remembering its old identity if the patch renamed it.
-fn replace(r: &mut Resource, obj: Value) {
-    let before = r.id();
-    let after = ResId {
-        gvk: Gvk::of(&obj),
-        name: crate::resource::str_at(&obj, &["metadata", "name"]).to_string(),
-        namespace: crate::resource::str_at(&obj, &["metadata", "namespace"]).to_string(),
-    };
-    if before != after {
-        r.remember_id();
-    }
-    r.obj = obj;
 }
 
 /// Applies JSON 6902 operations as kustomize does: a `replace` of a field that does not exist

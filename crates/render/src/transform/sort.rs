@@ -2,8 +2,6 @@
 //! last — then by group, version, namespace and name) or `fifo` (input order), and a
 //! kustomization's `sortOptions` that chooses between them and reorders kinds.
 
-use std::cmp::Ordering;
-
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -141,7 +139,6 @@ impl Order {
                 .then_with(|| gvk_string(a).cmp(&gvk_string(b)))
                 .then_with(|| a.namespace().cmp(b.namespace()))
                 .then_with(|| a.name().cmp(b.name()))
-                .then(Ordering::Equal)
         });
     }
 }

@@ -44,25 +44,31 @@ pub struct FieldRef {
     pub fieldpath: String,
 }
 
+/// Adds `var` to `vars`; a name declared twice is an error (in `field` of `file`).
+pub fn add(vars: &mut Vec<Var>, var: Var, file: &str, field: &str) -> Result<(), RenderError> {
+    if vars.iter().any(|v| v.name == var.name) {
+        return Err(RenderError::field(
+            file,
+            field,
+            format!("var '{}' already encountered", var.name),
+        ));
+    }
+    vars.push(var);
+    Ok(())
+}
+
 /// Records `k`'s `vars`; a name declared twice is an error.
 pub fn declare(file: &str, k: &Kustomization, acc: &mut Accumulator) -> Result<(), RenderError> {
     for (i, raw) in k.vars.iter().enumerate() {
         let var: Var = serde_json::from_value(raw.clone())
             .map_err(|e| RenderError::field(file, format!("vars[{i}]"), e))?;
-        if acc.vars.iter().any(|v| v.name == var.name) {
-            return Err(RenderError::field(
-                file,
-                "vars",
-                format!("var '{}' already encountered", var.name),
-            ));
-        }
-        acc.vars.push(var);
+        add(&mut acc.vars, var, file, "vars")?;
     }
     Ok(())
 }
 
 fn objref_id(o: &ObjRef) -> ResId {
-    let mut gvk = if o.api_version.is_empty() {
+    let gvk = if o.api_version.is_empty() {
         Gvk {
             group: o.group.clone(),
             version: o.version.clone(),
@@ -71,7 +77,6 @@ fn objref_id(o: &ObjRef) -> ResId {
     } else {
         Gvk::new(&o.api_version, &o.kind)
     };
-    gvk.kind.clone_from(&o.kind);
     ResId {
         gvk,
         name: o.name.clone(),
