@@ -36,11 +36,15 @@ impl FieldSpec {
 
     /// Whether it applies to objects of `gvk`.
     pub fn matches(&self, gvk: &Gvk) -> bool {
-        let ok = |want: &Option<String>, have: &str| {
-            want.as_deref().is_none_or(|w| w.is_empty() || w == have)
-        };
-        ok(&self.group, &gvk.group) && ok(&self.version, &gvk.version) && ok(&self.kind, &gvk.kind)
+        selects(&self.group, &gvk.group)
+            && selects(&self.version, &gvk.version)
+            && selects(&self.kind, &gvk.kind)
     }
+}
+
+/// Whether a selector field (`group`, `version`, `kind`) admits `have`: unset or empty admits any.
+pub fn selects(want: &Option<String>, have: &str) -> bool {
+    want.as_deref().is_none_or(|w| w.is_empty() || w == have)
 }
 
 /// One step of a path.

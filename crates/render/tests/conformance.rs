@@ -6,6 +6,8 @@
 //! and when a listed case passes (so the list stays true). `CAPSTAN_CONFORMANCE_REPORT=1` prints
 //! every case's outcome.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -17,17 +19,9 @@ fn corpus() -> PathBuf {
 }
 
 fn expected_failures() -> BTreeMap<String, String> {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance-expected-failures.txt");
-    let text = std::fs::read_to_string(path).expect("expectations file");
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| match l.split_once(char::is_whitespace) {
-            Some((name, reason)) => (name.to_string(), reason.trim().to_string()),
-            None => (l.to_string(), String::new()),
-        })
-        .collect()
+    common::read_expectations(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance-expected-failures.txt"),
+    )
 }
 
 #[derive(Debug, PartialEq)]

@@ -18,6 +18,8 @@
 //!
 //! Symbolic links cannot be committed portably, so the cases with links are separate tests below.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -36,16 +38,7 @@ fn golden_root() -> PathBuf {
 }
 
 fn known_failures() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(golden_root().join("known-failures.txt"))
-        .expect("known-failures.txt");
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| match l.split_once(char::is_whitespace) {
-            Some((name, reason)) => (name.to_string(), reason.trim().to_string()),
-            None => (l.to_string(), String::new()),
-        })
-        .collect()
+    common::read_expectations(&golden_root().join("known-failures.txt"))
 }
 
 fn case_names() -> Vec<String> {

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::fieldspec::FieldSpec;
+use crate::fieldspec::{self, FieldSpec};
 use crate::resource::Gvk;
 
 /// The kinds a field can refer to by name, and the fields that do.
@@ -27,10 +27,9 @@ pub struct NameBackReference {
 impl NameBackReference {
     /// Whether objects of `gvk` are what this entry refers to.
     pub fn refers_to(&self, gvk: &Gvk) -> bool {
-        let ok = |want: &Option<String>, have: &str| {
-            want.as_deref().is_none_or(|w| w.is_empty() || w == have)
-        };
-        self.kind == gvk.kind && ok(&self.group, &gvk.group) && ok(&self.version, &gvk.version)
+        self.kind == gvk.kind
+            && fieldspec::selects(&self.group, &gvk.group)
+            && fieldspec::selects(&self.version, &gvk.version)
     }
 }
 
