@@ -141,12 +141,7 @@ impl<'s> Walker<'s> {
         match shape {
             None | Some(Shape::Map) => self.merge_map(target, patch, node, path),
             Some(Shape::List) => self.merge_list_node(target, patch, node, path),
-            Some(Shape::Scalar) => Ok(match (target, patch) {
-                (_, Some(Value::Null)) => Merged::Remove,
-                (_, Some(p)) => Merged::FromPatch(p.clone()),
-                (Some(t), None) => Merged::FromTarget(t.clone()),
-                (None, None) => Merged::Remove,
-            }),
+            Some(Shape::Scalar) => Ok(replaced(target, patch)),
         }
     }
 
@@ -267,12 +262,7 @@ impl<'s> Walker<'s> {
         path: &str,
     ) -> Result<Merged, SmpError> {
         let Some(list_node) = node.filter(SchemaNode::merges_elements) else {
-            return Ok(match (target, patch) {
-                (_, Some(Value::Null)) => Merged::Remove,
-                (_, Some(p)) => Merged::FromPatch(p.clone()),
-                (Some(t), None) => Merged::FromTarget(t.clone()),
-                (None, None) => Merged::Remove,
-            });
+            return Ok(replaced(target, patch));
         };
         let target_items = match target {
             Some(Value::Array(items)) => items,
@@ -386,4 +376,14 @@ fn list_directive(items: &mut Vec<Value>, path: &str) -> Result<Directive, SmpEr
     let slot = Slot::new(&value);
     super::list::set_element(items, None, &["$patch"], &[slot], path)?;
     Ok(directive)
+}
+
+/// Replace semantics: the patch's value wins, `null` removes, absent keeps the target's.
+fn replaced(target: Option<&Value>, patch: Option<&Value>) -> Merged {
+    match (target, patch) {
+        (_, Some(Value::Null)) => Merged::Remove,
+        (_, Some(p)) => Merged::FromPatch(p.clone()),
+        (Some(t), None) => Merged::FromTarget(t.clone()),
+        (None, None) => Merged::Remove,
+    }
 }

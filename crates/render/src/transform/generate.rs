@@ -26,23 +26,30 @@ pub fn run(
         ),
         None => None,
     };
-    for (i, entry) in k.config_map_generator.iter().enumerate() {
-        let field = format!("configMapGenerator[{i}]");
-        let args: GeneratorArgs = serde_json::from_value(entry.clone())
-            .map_err(|e| RenderError::field(file, field.clone(), e))?;
-        let generated = generators::config_map(&args, global.as_ref(), loader)
-            .map_err(|e| RenderError::field(file, field.clone(), e))?;
-        absorb(acc, generated, origin(file, "ConfigMapGenerator", None))
-            .map_err(|e| RenderError::field(file, field, e))?;
-    }
-    for (i, entry) in k.secret_generator.iter().enumerate() {
-        let field = format!("secretGenerator[{i}]");
-        let args: SecretArgs = serde_json::from_value(entry.clone())
-            .map_err(|e| RenderError::field(file, field.clone(), e))?;
-        let generated = generators::secret(&args, global.as_ref(), loader)
-            .map_err(|e| RenderError::field(file, field.clone(), e))?;
-        absorb(acc, generated, origin(file, "SecretGenerator", None))
-            .map_err(|e| RenderError::field(file, field, e))?;
+    let global = global.as_ref();
+    let lists = [
+        (
+            "configMapGenerator",
+            "ConfigMapGenerator",
+            &k.config_map_generator,
+        ),
+        ("secretGenerator", "SecretGenerator", &k.secret_generator),
+    ];
+    for (field, kind, entries) in lists {
+        for (i, entry) in entries.iter().enumerate() {
+            let fail = |e: String| RenderError::field(file, format!("{field}[{i}]"), e);
+            let generated = if kind == "SecretGenerator" {
+                let args: SecretArgs =
+                    serde_json::from_value(entry.clone()).map_err(|e| fail(e.to_string()))?;
+                generators::secret(&args, global, loader)
+            } else {
+                let args: GeneratorArgs =
+                    serde_json::from_value(entry.clone()).map_err(|e| fail(e.to_string()))?;
+                generators::config_map(&args, global, loader)
+            }
+            .map_err(|e| fail(e.to_string()))?;
+            absorb(acc, generated, origin(file, kind, None)).map_err(fail)?;
+        }
     }
     Ok(())
 }
