@@ -4,9 +4,11 @@
 pub mod diff;
 pub mod health;
 pub mod ignore;
+pub mod inventory;
 pub mod managed_fields;
 pub mod mask;
 pub mod normalize;
 pub mod object;
 pub mod options;
+pub mod plan;
 pub mod tracking;
