@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::render;
+use crate::{apply, diff, render, target};
 
 /// Capstan: a pull-based GitOps continuous-delivery controller for Kubernetes.
 ///
@@ -29,6 +29,12 @@ enum Command {
     /// Render a kustomization (or a plain directory of YAML) and print the YAML stream, like
     /// `kubectl kustomize DIR`.
     Render(render::Args),
+    /// Show what applying DIR would change, from server-side-apply dry-runs (exit 0: no
+    /// difference, 1: differences, 2: error). Secrets are masked.
+    Diff(target::ClusterArgs),
+    /// Apply DIR with server-side apply (field manager `capstan`), wave by wave; with --prune,
+    /// delete what left DIR since the last apply of the same application.
+    Apply(apply::Args),
 }
 
 /// Parses `args` and runs the chosen command, returning the process exit code.
@@ -42,6 +48,12 @@ where
         Ok(Cli {
             command: Some(Command::Render(args)),
         }) => render::run(&args),
+        Ok(Cli {
+            command: Some(Command::Diff(args)),
+        }) => diff::run(&args),
+        Ok(Cli {
+            command: Some(Command::Apply(args)),
+        }) => apply::run(&args),
         Err(err) => {
             // clap prints help and version to stdout with exit code 0, usage errors to stderr with 2.
             let code = err.exit_code();

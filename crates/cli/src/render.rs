@@ -2,7 +2,7 @@
 //! an error goes to stderr with exit status 1 and nothing on stdout.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use capstan_render::{DiskFs, LoadRestrictor, Options, Reorder};
@@ -47,12 +47,6 @@ pub fn run(args: &Args) -> ExitCode {
 }
 
 fn render(args: &Args) -> Result<String, String> {
-    let dir =
-        std::fs::canonicalize(&args.dir).map_err(|e| format!("{}: {e}", args.dir.display()))?;
-    // Bases may live anywhere on disk, as with `kubectl kustomize`; files named by a
-    // kustomization are still confined to its directory by the load restrictor.
-    let fs = DiskFs::new("/").map_err(|e| e.to_string())?;
-    let rel = dir.to_string_lossy().trim_start_matches('/').to_string();
     let options = Options {
         load_restrictor: match args.load_restrictor.as_str() {
             "LoadRestrictionsNone" => LoadRestrictor::None,
@@ -63,5 +57,32 @@ fn render(args: &Args) -> Result<String, String> {
             _ => Reorder::Legacy,
         },
     };
+    let (fs, rel) = disk(&args.dir)?;
     capstan_render::render_to_yaml(&fs, &rel, &options).map_err(|e| e.to_string())
+}
+
+/// Renders `dir` with the default options (legacy order, root-only load restrictor), as
+/// `capstan diff` and `capstan apply` do.
+pub fn objects(dir: &Path) -> Result<Vec<serde_json::Value>, String> {
+    let (fs, rel) = disk(dir)?;
+    let options = Options {
+        load_restrictor: LoadRestrictor::RootOnly,
+        reorder: Reorder::Legacy,
+    };
+    capstan_render::render(&fs, &rel, &options).map_err(|e| e.to_string())
+}
+
+/// The filesystem and path the renderer reads `dir` through. Bases may live anywhere on disk,
+/// as with `kubectl kustomize`; files named by a kustomization are still confined to its
+/// directory by the load restrictor.
+fn disk(dir: &Path) -> Result<(DiskFs, String), String> {
+    let canonical = std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let fs = DiskFs::new("/").map_err(|e| e.to_string())?;
+    Ok((
+        fs,
+        canonical
+            .to_string_lossy()
+            .trim_start_matches('/')
+            .to_string(),
+    ))
 }

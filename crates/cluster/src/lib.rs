@@ -1,2 +1,20 @@
-//! Cluster access through kube-rs: discovery, watch caches, server-side apply and its dry-run,
-//! prune, and leases.
+//! Cluster access through kube-rs: discovery, reading live objects, server-side-apply dry-run
+//! diffs, ordered apply, safe prune, health waits, and the inventory the CLI keeps.
+//!
+//! The decisions are made in `capstan-core` (pure); this crate only performs them.
+
+pub mod compare;
+pub mod discovery;
+pub mod error;
+pub mod inventory_store;
+pub mod live;
+pub mod prepare;
+pub mod prune;
+pub mod ssa;
+pub mod sync;
+pub mod wait;
+
+pub use discovery::{Catalog, Resource};
+pub use error::ClusterError;
+pub use prepare::{Prepared, prepare};
+pub use sync::{SyncRequest, sync};

@@ -10,5 +10,6 @@ pub mod mask;
 pub mod normalize;
 pub mod object;
 pub mod options;
+pub mod outcome;
 pub mod plan;
 pub mod tracking;

@@ -2,6 +2,8 @@
 //! (`=` marks an object already in sync, `-` an object leaving the desired set) and the plan
 //! printed one wave per line.
 
+#![allow(clippy::unwrap_used)] // test helpers: a malformed case should fail loudly
+
 use capstan_core::diff::DiffState;
 use capstan_core::object::ObjectKey;
 use capstan_core::options::SyncOptions;

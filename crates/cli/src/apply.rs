@@ -1,0 +1,81 @@
+//! `capstan apply DIR`: applies DIR with server-side apply, wave by wave, and with `--prune`
+//! deletes the objects of the application's previous apply that left DIR. Prints one line per
+//! object (`created`, `configured`, `unchanged`, `pruned`, `failed`); exits 1 when anything
+//! failed.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use capstan_cluster::{SyncRequest, inventory_store, sync};
+use capstan_core::outcome::SyncOutcome;
+
+use crate::target::{self, ClusterArgs, parse_duration};
+
+/// Arguments of `capstan apply`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    target: ClusterArgs,
+    /// Delete objects applied last time (under the same --app-id) that left DIR and still carry
+    /// this application's tracking id.
+    #[arg(long)]
+    prune: bool,
+    /// With --prune, allow an empty DIR to delete every object of the application.
+    #[arg(long, requires = "prune")]
+    allow_empty: bool,
+    /// Show what would happen; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// How long each sync wave may take to become healthy before the next (90s, 5m, …).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    wave_timeout: Duration,
+}
+
+/// Runs the command.
+pub fn run(args: &Args) -> ExitCode {
+    let result = target::runtime().and_then(|rt| rt.block_on(apply(args)));
+    match result {
+        Ok(outcome) => {
+            let suffix = if args.dry_run { " (dry run)" } else { "" };
+            for object in &outcome.objects {
+                println!("{object}{suffix}");
+            }
+            if let Some(stopped) = &outcome.stopped {
+                eprintln!("Error: sync stopped: {stopped}");
+            }
+            ExitCode::from(u8::from(!outcome.succeeded()))
+        }
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn apply(args: &Args) -> anyhow::Result<SyncOutcome> {
+    let mut target = target::open(&args.target).await?;
+    let previous = inventory_store::load(&target.client, &target.app).await?;
+    let request = SyncRequest {
+        app: target.app.clone(),
+        options: target.options,
+        ignore: Vec::new(),
+        prune: args.prune,
+        allow_empty: args.allow_empty,
+        dry_run: args.dry_run,
+        parallelism: args.target.parallelism,
+        wave_timeout: args.wave_timeout,
+    };
+    let prepared = std::mem::take(&mut target.prepared);
+    let (outcome, inventory) = sync(
+        &target.client,
+        &mut target.catalog,
+        prepared,
+        &previous,
+        &request,
+    )
+    .await?;
+    if !args.dry_run {
+        inventory_store::save(&target.client, &target.app, &inventory).await?;
+    }
+    Ok(outcome)
+}

@@ -1,0 +1,149 @@
+//! What `capstan diff` and `capstan apply` share: the cluster connection (kubeconfig, context,
+//! namespace, as kubectl reads them), the application id, and rendering DIR into prepared
+//! objects.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use capstan_cluster::{Catalog, Prepared, prepare};
+use capstan_core::options::SyncOptions;
+use capstan_core::tracking::AppId;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::render;
+
+/// Arguments naming the objects and the cluster.
+#[derive(Debug, clap::Args)]
+pub struct ClusterArgs {
+    /// The kustomization directory (or a plain directory of YAML).
+    pub dir: PathBuf,
+    /// Namespace for namespaced objects that name none (default: the context's namespace).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// The application the objects belong to, `NAMESPACE/NAME`; written into every object's
+    /// `capstan.dev/tracking-id` and naming the inventory used for pruning
+    /// (default: `<namespace>/<directory name>`).
+    #[arg(long)]
+    pub app_id: Option<String>,
+    /// Sync options, as on an Application: `PruneLast=true`, `ApplyOutOfSyncOnly=true`, …
+    #[arg(long = "sync-option", value_name = "NAME=VALUE")]
+    pub sync_options: Vec<String>,
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// How many requests run at once.
+    #[arg(long, default_value_t = 32)]
+    pub parallelism: usize,
+}
+
+/// A connected cluster and the rendered, prepared objects.
+pub struct Target {
+    /// The API client.
+    pub client: kube::Client,
+    /// The cluster's resources.
+    pub catalog: Catalog,
+    /// The objects, ready to compare or apply.
+    pub prepared: Vec<Prepared>,
+    /// The application id.
+    pub app: AppId,
+    /// The application-wide sync options.
+    pub options: SyncOptions,
+}
+
+/// Renders `args.dir` (failing before any cluster call when rendering fails) and connects.
+pub async fn open(args: &ClusterArgs) -> anyhow::Result<Target> {
+    let objects = render::objects(&args.dir).map_err(|e| anyhow!(e))?;
+    let config = config(args).await?;
+    let namespace = args
+        .namespace
+        .clone()
+        .unwrap_or_else(|| config.default_namespace.clone());
+    let client = kube::Client::try_from(config).context("failed to create the API client")?;
+    let app = AppId::parse(&app_id(args, &namespace))?;
+    let options = SyncOptions::parse(
+        args.sync_options.iter().map(String::as_str),
+        "--sync-option",
+    )?;
+    let catalog = Catalog::discover(&client).await?;
+    let prepared = prepare(objects, &catalog, &namespace, &app, options)?;
+    Ok(Target {
+        client,
+        catalog,
+        prepared,
+        app,
+        options,
+    })
+}
+
+/// Parses durations written as `90s`, `5m`, `1h` or plain seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text.split_at(text.trim_end_matches(char::is_alphabetic).len());
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?}"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "m" => value * 60,
+        "h" => value * 3600,
+        _ => return Err(format!("invalid duration unit in {text:?}: use s, m or h")),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+async fn config(args: &ClusterArgs) -> anyhow::Result<kube::Config> {
+    let options = KubeConfigOptions {
+        context: args.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    match &args.kubeconfig {
+        Some(path) => {
+            let file = Kubeconfig::read_from(path)
+                .with_context(|| format!("failed to read kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &options)
+                .await
+                .with_context(|| format!("failed to load kubeconfig {}", path.display()))
+        }
+        None if args.context.is_some() => kube::Config::from_kubeconfig(&options)
+            .await
+            .context("failed to load the kubeconfig"),
+        None => kube::Config::infer()
+            .await
+            .context("failed to find a cluster configuration"),
+    }
+}
+
+fn app_id(args: &ClusterArgs, namespace: &str) -> String {
+    args.app_id.clone().unwrap_or_else(|| {
+        let dir = std::fs::canonicalize(&args.dir).unwrap_or_else(|_| args.dir.clone());
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+        format!("{namespace}/{}", name.unwrap_or_else(|| "root".into()))
+    })
+}
+
+/// A runtime for the cluster commands.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_take_seconds_minutes_and_hours() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("45s"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("5d").is_err());
+        assert!(parse_duration("m").is_err());
+    }
+}

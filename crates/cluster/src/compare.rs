@@ -1,0 +1,64 @@
+//! Compares desired objects with the cluster: a server-side-apply dry-run of each (bounded
+//! parallelism) against its live object. The pure comparison is `capstan_core::diff`.
+
+use std::collections::HashMap;
+
+use capstan_core::diff::{ObjectDiff, compare};
+use capstan_core::ignore::{self, IgnoreRule};
+use capstan_core::object::ObjectKey;
+use futures::{StreamExt, TryStreamExt, stream};
+use kube::Client;
+use serde_json::Value;
+
+use crate::error::{ClusterError, is_not_found};
+use crate::prepare::Prepared;
+use crate::ssa;
+
+/// The body Capstan sends for `object`: the desired object, with fields that `rules` ignore
+/// kept at their live values (see `capstan_core::ignore::respect`).
+pub fn body(object: &Prepared, live: Option<&Value>, rules: &[IgnoreRule]) -> Value {
+    let mut body = object.obj.clone();
+    if let Some(live) = live {
+        ignore::respect(rules, &object.key, live, &mut body);
+    }
+    body
+}
+
+/// The diff of every prepared object against `live`, in the order of `prepared`.
+pub async fn diff_all(
+    client: &Client,
+    prepared: &[Prepared],
+    live: &HashMap<ObjectKey, Value>,
+    rules: &[IgnoreRule],
+    parallelism: usize,
+) -> Result<Vec<ObjectDiff>, ClusterError> {
+    stream::iter(prepared)
+        .map(|object| diff_one(client, object, live.get(&object.key), rules))
+        .buffered(parallelism.max(1))
+        .try_collect()
+        .await
+}
+
+/// The diff of one object. An object that cannot be dry-run because it is missing and so is
+/// something it needs (its namespace, its CRD) is reported missing with its desired content.
+async fn diff_one(
+    client: &Client,
+    object: &Prepared,
+    live: Option<&Value>,
+    rules: &[IgnoreRule],
+) -> Result<ObjectDiff, ClusterError> {
+    let body = body(object, live, rules);
+    let Some(resource) = &object.resource else {
+        return Ok(compare(&object.key, &body, None, rules));
+    };
+    match ssa::dry_run(client, object, resource, &body).await {
+        Ok(predicted) => Ok(compare(&object.key, &predicted, live, rules)),
+        Err(err) if live.is_none() && is_not_found(&err) => {
+            Ok(compare(&object.key, &body, None, rules))
+        }
+        Err(source) => Err(ClusterError::DryRun {
+            key: Box::new(object.key.clone()),
+            source,
+        }),
+    }
+}

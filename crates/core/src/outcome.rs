@@ -1,0 +1,73 @@
+//! The result of a sync as data: what happened to each object, in the order it happened.
+
+use std::fmt;
+
+use crate::object::ObjectKey;
+
+/// What a sync did to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// The object did not exist and was created.
+    Created,
+    /// The object existed and was changed.
+    Configured,
+    /// The object existed and the apply changed nothing (or it was skipped as in sync).
+    Unchanged,
+    /// The object left the desired set and was deleted.
+    Pruned,
+    /// The object left the desired set but was kept (`Prune=false`, or not owned).
+    PruneSkipped,
+    /// The operation failed; the message says why.
+    Failed,
+}
+
+impl Action {
+    /// The lowercase word printed by the CLI (`created`, `configured`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Created => "created",
+            Action::Configured => "configured",
+            Action::Unchanged => "unchanged",
+            Action::Pruned => "pruned",
+            Action::PruneSkipped => "prune skipped",
+            Action::Failed => "failed",
+        }
+    }
+}
+
+/// What happened to one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectOutcome {
+    /// The object.
+    pub key: ObjectKey,
+    /// What happened.
+    pub action: Action,
+    /// Details: the error for failures, the reason for skips; may be empty.
+    pub message: String,
+}
+
+impl fmt::Display for ObjectOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.key, self.action.as_str())?;
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// The whole sync: per-object outcomes, and whether it stopped early.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncOutcome {
+    /// Outcomes in the order the objects were handled.
+    pub objects: Vec<ObjectOutcome>,
+    /// Why the sync stopped before the end (a failed apply, an unhealthy wave), if it did.
+    pub stopped: Option<String>,
+}
+
+impl SyncOutcome {
+    /// Whether every object succeeded and the sync ran to the end.
+    pub fn succeeded(&self) -> bool {
+        self.stopped.is_none() && self.objects.iter().all(|o| o.action != Action::Failed)
+    }
+}
