@@ -28,6 +28,7 @@ mod harness;
 mod kubeconfig;
 mod process;
 mod ready;
+pub mod webhook;
 mod workloads;
 
 use std::path::PathBuf;
@@ -37,6 +38,7 @@ pub use control_plane::{ControlPlane, ExitReport, Tier, UNPRIVILEGED_USER};
 pub use git_servers::{Content, GitServers, commit_files, run_git};
 pub use harness::{TestContext, run, run_in, shared};
 pub use kubeconfig::client_from;
+pub use webhook::MutatingWebhook;
 pub use workloads::NODE_NAME;
 
 /// Why a control plane could not be started. Every variant names the component or file at fault.
