@@ -91,12 +91,20 @@ fn test() -> anyhow::Result<()> {
             &[],
         )
     })?;
+    let mut kubectl = None;
+    step("install kubectl 1.37.1 (the reference some tests compare with)", &mut || {
+        kubectl = Some(prereqs::kubectl()?);
+        Ok(())
+    })?;
+    let kubectl = kubectl.context("kubectl was not installed")?;
     step("cargo test", &mut || {
         let bin_dir = bin_dir.to_string_lossy();
+        let kubectl = kubectl.to_string_lossy();
         cargo(
             &["test", "--workspace", "--locked"],
             &[
                 ("CAPSTAN_TESTENV_BIN_DIR", &bin_dir),
+                ("CAPSTAN_KUBECTL", &kubectl),
                 ("RUST_BACKTRACE", "0"),
             ],
         )

@@ -54,7 +54,7 @@ pub fn run(args: &Args) -> ExitCode {
 
 async fn apply(args: &Args) -> anyhow::Result<SyncOutcome> {
     let mut target = target::open(&args.target).await?;
-    let previous = inventory_store::load(&target.client, &target.app).await?;
+    let previous = inventory_store::load(&target.client, &target.app, &target.namespace).await?;
     let request = SyncRequest {
         app: target.app.clone(),
         options: target.options,
@@ -75,7 +75,7 @@ async fn apply(args: &Args) -> anyhow::Result<SyncOutcome> {
     )
     .await?;
     if !args.dry_run {
-        inventory_store::save(&target.client, &target.app, &inventory).await?;
+        inventory_store::save(&target.client, &target.app, &target.namespace, &inventory).await?;
     }
     Ok(outcome)
 }

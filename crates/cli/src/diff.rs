@@ -43,7 +43,7 @@ async fn diff(args: &Args) -> anyhow::Result<Vec<ObjectDiff>> {
     let live = live::fetch(client, &wanted, args.parallelism).await?;
     let mut diffs = diff_all(client, &target.prepared, &live, &[], args.parallelism).await?;
     diffs.retain(|d| d.state.is_difference());
-    let previous = inventory_store::load(client, &target.app).await?;
+    let previous = inventory_store::load(client, &target.app, &target.namespace).await?;
     let keys = target.prepared.iter().map(|p| p.key.clone()).collect();
     let (app, n) = (&target.app, args.parallelism);
     if let Ok(gone) = leaving(client, &target.catalog, app, &previous, &keys, false, n).await {

@@ -52,6 +52,8 @@ pub struct Target {
     pub app: AppId,
     /// The application-wide sync options.
     pub options: SyncOptions,
+    /// The destination namespace.
+    pub namespace: String,
 }
 
 /// Renders `args.dir` (failing before any cluster call when rendering fails) and connects.
@@ -76,6 +78,7 @@ pub async fn open(args: &ClusterArgs) -> anyhow::Result<Target> {
         prepared,
         app,
         options,
+        namespace,
     })
 }
 

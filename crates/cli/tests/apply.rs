@@ -24,9 +24,9 @@ async fn a_change_by_another_field_manager_is_drift_and_apply_reverts_it() -> an
             "app",
             &[("cm.yaml", &config_map("settings", "wanted"))],
         )?;
-        let out = expect_exit(&ctx, "apply", &dir, &ns, &[], 0)?;
+        let out = expect_exit(&ctx, "apply", &dir, &ns, &[], 0).await?;
         assert_eq!(out.trim(), format!("ConfigMap {ns}/settings created"));
-        expect_exit(&ctx, "diff", &dir, &ns, &[], 0)?;
+        expect_exit(&ctx, "diff", &dir, &ns, &[], 0).await?;
 
         let cms = api(&ctx, &ns, "", "v1", "ConfigMap", "configmaps");
         let edit = PatchParams {
@@ -40,18 +40,18 @@ async fn a_change_by_another_field_manager_is_drift_and_apply_reverts_it() -> an
         )
         .await?;
 
-        let diff = expect_exit(&ctx, "diff", &dir, &ns, &[], 1)?;
+        let diff = expect_exit(&ctx, "diff", &dir, &ns, &[], 1).await?;
         assert_eq!(
             changed_lines(&diff),
             ["-  key: edited", "+  key: wanted"],
             "{diff}"
         );
-        let out = expect_exit(&ctx, "apply", &dir, &ns, &[], 0)?;
+        let out = expect_exit(&ctx, "apply", &dir, &ns, &[], 0).await?;
         assert_eq!(out.trim(), format!("ConfigMap {ns}/settings configured"));
         let live = get(&cms, "settings").await?.expect("settings exists");
         assert_eq!(live["data"]["key"], "wanted");
-        expect_exit(&ctx, "diff", &dir, &ns, &[], 0)?;
-        let again = expect_exit(&ctx, "apply", &dir, &ns, &[], 0)?;
+        expect_exit(&ctx, "diff", &dir, &ns, &[], 0).await?;
+        let again = expect_exit(&ctx, "apply", &dir, &ns, &[], 0).await?;
         assert_eq!(again.trim(), format!("ConfigMap {ns}/settings unchanged"));
         Ok(())
     })
@@ -74,13 +74,13 @@ async fn prune_deletes_only_owned_objects_that_left_the_desired_set() -> anyhow:
                 ("shared.yaml", &config_map("shared", "1")),
             ],
         )?;
-        expect_exit(&ctx, "apply", &all, &ns, &["--app-id", &app_a], 0)?;
+        expect_exit(&ctx, "apply", &all, &ns, &["--app-id", &app_a], 0).await?;
         // Application b takes over `shared`: its tracking id now names b.
         let shared = write_dir(&ctx, "b", &[("shared.yaml", &config_map("shared", "2"))])?;
-        expect_exit(&ctx, "apply", &shared, &ns, &["--app-id", &app_b], 0)?;
+        expect_exit(&ctx, "apply", &shared, &ns, &["--app-id", &app_b], 0).await?;
 
         let only_keep = write_dir(&ctx, "keep", &[("keep.yaml", &config_map("keep", "1"))])?;
-        let diff = expect_exit(&ctx, "diff", &only_keep, &ns, &["--app-id", &app_a], 1)?;
+        let diff = expect_exit(&ctx, "diff", &only_keep, &ns, &["--app-id", &app_a], 1).await?;
         assert!(
             diff.contains(&format!("live/ConfigMap {ns}/gone")),
             "{diff}"
@@ -97,7 +97,8 @@ async fn prune_deletes_only_owned_objects_that_left_the_desired_set() -> anyhow:
             &ns,
             &["--app-id", &app_a, "--prune"],
             0,
-        )?;
+        )
+        .await?;
         assert!(
             out.contains(&format!("ConfigMap {ns}/gone pruned")),
             "{out}"
@@ -119,16 +120,12 @@ async fn an_empty_desired_set_or_a_failed_render_prunes_nothing() -> anyhow::Res
         let app = format!("{ns}/app");
         let cms = api(&ctx, &ns, "", "v1", "ConfigMap", "configmaps");
         let dir = write_dir(&ctx, "app", &[("cm.yaml", &config_map("precious", "1"))])?;
-        expect_exit(&ctx, "apply", &dir, &ns, &["--app-id", &app], 0)?;
+        expect_exit(&ctx, "apply", &dir, &ns, &["--app-id", &app], 0).await?;
 
         let empty = write_dir(&ctx, "empty", &[])?;
-        let (code, _, stderr) = common::show(&common::capstan(
-            &ctx,
-            "apply",
-            &empty,
-            &ns,
-            &["--app-id", &app, "--prune"],
-        )?);
+        let (code, _, stderr) = common::show(
+            &common::capstan(&ctx, "apply", &empty, &ns, &["--app-id", &app, "--prune"]).await?,
+        );
         assert_eq!(code, 1, "{stderr}");
         assert!(
             stderr.contains("refusing to prune all 1 objects"),
@@ -144,13 +141,9 @@ async fn an_empty_desired_set_or_a_failed_render_prunes_nothing() -> anyhow::Res
             "broken",
             &[("kustomization.yaml", "resources:\n- missing.yaml\n")],
         )?;
-        let (code, stdout, stderr) = common::show(&common::capstan(
-            &ctx,
-            "apply",
-            &broken,
-            &ns,
-            &["--app-id", &app, "--prune"],
-        )?);
+        let (code, stdout, stderr) = common::show(
+            &common::capstan(&ctx, "apply", &broken, &ns, &["--app-id", &app, "--prune"]).await?,
+        );
         assert_eq!(code, 1, "{stdout}{stderr}");
         assert!(stderr.contains("missing.yaml"), "{stderr}");
         assert!(
@@ -165,7 +158,8 @@ async fn an_empty_desired_set_or_a_failed_render_prunes_nothing() -> anyhow::Res
             &ns,
             &["--app-id", &app, "--prune", "--allow-empty"],
             0,
-        )?;
+        )
+        .await?;
         assert!(out.contains("precious pruned"), "{out}");
         assert!(get(&cms, "precious").await?.is_none());
         Ok(())
@@ -181,11 +175,11 @@ async fn secrets_are_masked_in_the_diff() -> anyhow::Result<()> {
             format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  password: {value}\n")
         };
         let dir = write_dir(&ctx, "v1", &[("s.yaml", &secret("hunter2-first"))])?;
-        let missing = expect_exit(&ctx, "diff", &dir, &ns, &[], 1)?;
-        expect_exit(&ctx, "apply", &dir, &ns, &[], 0)?;
-        expect_exit(&ctx, "diff", &dir, &ns, &[], 0)?;
+        let missing = expect_exit(&ctx, "diff", &dir, &ns, &[], 1).await?;
+        expect_exit(&ctx, "apply", &dir, &ns, &[], 0).await?;
+        expect_exit(&ctx, "diff", &dir, &ns, &[], 0).await?;
         let changed_dir = write_dir(&ctx, "v2", &[("s.yaml", &secret("hunter2-second"))])?;
-        let changed = expect_exit(&ctx, "diff", &changed_dir, &ns, &[], 1)?;
+        let changed = expect_exit(&ctx, "diff", &changed_dir, &ns, &[], 1).await?;
         for text in [&missing, &changed] {
             assert!(!text.contains("hunter2"), "secret leaked: {text}");
             // base64 of both values must not leak either.

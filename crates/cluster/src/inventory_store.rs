@@ -1,7 +1,7 @@
 //! Where `capstan apply --prune` keeps an application's inventory between runs when there is no
-//! Application object: a ConfigMap `capstan-inventory.<name>` in the application's namespace
-//! (for application id `<namespace>/<name>`), key `objects`, one entry per line. The
-//! controller keeps the same entries in the Application's status instead.
+//! Application object: a ConfigMap `capstan-inventory.<app-namespace>.<app-name>` in the
+//! destination namespace (which the apply itself may have created), key `objects`, one entry per
+//! line. The controller keeps the same entries in the Application's status instead.
 
 use capstan_api::FIELD_MANAGER;
 use capstan_core::inventory::Inventory;
@@ -11,46 +11,51 @@ use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
-use crate::error::{ClusterError, is_not_found};
+use crate::error::{ClusterError, api_message, is_not_found};
 
 /// The data key holding the entries.
 const KEY: &str = "objects";
 
-/// The namespace and name of the ConfigMap holding `app`'s inventory.
-pub fn location(app: &AppId) -> (String, String) {
-    let (namespace, name) = app
-        .as_str()
-        .split_once('/')
-        .unwrap_or(("default", app.as_str()));
-    (namespace.to_owned(), format!("capstan-inventory.{name}"))
+/// The name of the ConfigMap holding `app`'s inventory.
+pub fn name(app: &AppId) -> String {
+    format!("capstan-inventory.{}", app.as_str().replace('/', "."))
 }
 
-/// Reads `app`'s inventory; empty when none was stored.
-pub async fn load(client: &Client, app: &AppId) -> Result<Inventory, ClusterError> {
-    let (namespace, name) = location(app);
-    let error = |source: Box<dyn std::error::Error + Send + Sync>| ClusterError::Inventory {
+/// Reads `app`'s inventory in `namespace`; empty when none was stored.
+pub async fn load(
+    client: &Client,
+    app: &AppId,
+    namespace: &str,
+) -> Result<Inventory, ClusterError> {
+    let name = name(app);
+    let error = |message: String| ClusterError::Inventory {
         action: "read",
         name: format!("{namespace}/{name}"),
-        source,
+        source: message.into(),
     };
-    let stored = match Api::<ConfigMap>::namespaced(client.clone(), &namespace)
+    let stored = match Api::<ConfigMap>::namespaced(client.clone(), namespace)
         .get(&name)
         .await
     {
         Ok(map) => map,
         Err(err) if is_not_found(&err) => return Ok(Inventory::default()),
-        Err(err) => return Err(error(Box::new(err))),
+        Err(err) => return Err(error(api_message(&err))),
     };
     let text = stored
         .data
         .and_then(|mut d| d.remove(KEY))
         .unwrap_or_default();
-    Inventory::parse(text.lines()).map_err(|e| error(Box::new(e)))
+    Inventory::parse(text.lines()).map_err(|e| error(e.to_string()))
 }
 
-/// Stores `app`'s inventory.
-pub async fn save(client: &Client, app: &AppId, inventory: &Inventory) -> Result<(), ClusterError> {
-    let (namespace, name) = location(app);
+/// Stores `app`'s inventory in `namespace`.
+pub async fn save(
+    client: &Client,
+    app: &AppId,
+    namespace: &str,
+    inventory: &Inventory,
+) -> Result<(), ClusterError> {
+    let name = name(app);
     let body = json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -61,7 +66,7 @@ pub async fn save(client: &Client, app: &AppId, inventory: &Inventory) -> Result
         },
         "data": {KEY: inventory.to_lines().join("\n")},
     });
-    Api::<ConfigMap>::namespaced(client.clone(), &namespace)
+    Api::<ConfigMap>::namespaced(client.clone(), namespace)
         .patch(
             &name,
             &PatchParams::apply(FIELD_MANAGER).force(),
@@ -72,6 +77,6 @@ pub async fn save(client: &Client, app: &AppId, inventory: &Inventory) -> Result
         .map_err(|source| ClusterError::Inventory {
             action: "write",
             name: format!("{namespace}/{name}"),
-            source: Box::new(source),
+            source: api_message(&source).into(),
         })
 }

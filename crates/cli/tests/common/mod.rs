@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -37,20 +37,21 @@ pub fn write_dir(
 }
 
 /// Runs `capstan <command> <dir> -n <namespace> --kubeconfig <admin> <extra…>`.
-pub fn capstan(
+pub async fn capstan(
     ctx: &TestContext,
     command: &str,
     dir: &Path,
     namespace: &str,
     extra: &[&str],
 ) -> anyhow::Result<Output> {
-    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_capstan"))
         .arg(command)
         .arg(dir)
         .args(["-n", namespace, "--kubeconfig"])
         .arg(&ctx.admin_kubeconfig)
         .args(extra)
         .output()
+        .await
         .context("failed to run capstan")?;
     Ok(output)
 }
@@ -65,7 +66,7 @@ pub fn show(output: &Output) -> (i32, String, String) {
 }
 
 /// Runs a command and fails unless it exits with `code`; returns stdout.
-pub fn expect_exit(
+pub async fn expect_exit(
     ctx: &TestContext,
     command: &str,
     dir: &Path,
@@ -73,7 +74,7 @@ pub fn expect_exit(
     extra: &[&str],
     code: i32,
 ) -> anyhow::Result<String> {
-    let (got, stdout, stderr) = show(&capstan(ctx, command, dir, namespace, extra)?);
+    let (got, stdout, stderr) = show(&capstan(ctx, command, dir, namespace, extra).await?);
     if got != code {
         bail!(
             "capstan {command} exited {got}, expected {code}\nstdout:\n{stdout}\nstderr:\n{stderr}"
