@@ -92,10 +92,13 @@ fn test() -> anyhow::Result<()> {
         )
     })?;
     let mut kubectl = None;
-    step("install kubectl 1.37.1 (the reference some tests compare with)", &mut || {
-        kubectl = Some(prereqs::kubectl()?);
-        Ok(())
-    })?;
+    step(
+        "install kubectl 1.37.1 (the reference some tests compare with)",
+        &mut || {
+            kubectl = Some(prereqs::kubectl()?);
+            Ok(())
+        },
+    )?;
     let kubectl = kubectl.context("kubectl was not installed")?;
     step("cargo test", &mut || {
         let bin_dir = bin_dir.to_string_lossy();
