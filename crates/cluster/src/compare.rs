@@ -32,8 +32,13 @@ pub async fn diff_all(
     rules: &[IgnoreRule],
     parallelism: usize,
 ) -> Result<Vec<ObjectDiff>, ClusterError> {
-    stream::iter(prepared)
+    // The futures are made before they are streamed: a stream `map` over borrowed items makes
+    // the future not provably `Send` (rust-lang/rust#102211), and a controller spawns it.
+    let diffs: Vec<_> = prepared
+        .iter()
         .map(|object| diff_one(client, object, live.get(&object.key), rules))
+        .collect();
+    stream::iter(diffs)
         .buffered(parallelism.max(1))
         .try_collect()
         .await

@@ -69,7 +69,10 @@ pub async fn fetch(
             }
         }
     }
-    let gets = stream::iter(single.into_iter().flatten())
+    // Futures made before streaming keep the whole future `Send` (see `compare::diff_all`).
+    let gets: Vec<_> = single
+        .into_iter()
+        .flatten()
         .map(|(key, resource)| async move {
             match api(client, resource, &key.namespace).get(&key.name).await {
                 Ok(obj) => Ok(Some((key.clone(), to_value(obj, resource)))),
@@ -80,7 +83,8 @@ pub async fn fetch(
                 }),
             }
         })
-        .buffer_unordered(parallelism.max(1));
+        .collect();
+    let gets = stream::iter(gets).buffer_unordered(parallelism.max(1));
     let found: Vec<Option<(ObjectKey, Value)>> = gets.try_collect().await?;
     live.extend(found.into_iter().flatten());
     Ok(live)

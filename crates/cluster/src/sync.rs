@@ -259,15 +259,15 @@ async fn apply_step(
         resolve_pending(prepared, catalog);
     }
     let prepared_ref: &[Prepared] = prepared;
-    let outcomes: Vec<ObjectOutcome> = stream::iter(step)
+    // Futures made before streaming keep the whole future `Send` (see `compare::diff_all`).
+    let applies: Vec<_> = step
+        .iter()
         .map(|&i| {
-            apply_one(
-                client,
-                &prepared_ref[i],
-                live.get(&prepared_ref[i].key),
-                request,
-            )
+            let object = &prepared_ref[i];
+            apply_one(client, object, live.get(&object.key), request)
         })
+        .collect();
+    let outcomes: Vec<ObjectOutcome> = stream::iter(applies)
         .buffered(request.parallelism.max(1))
         .collect()
         .await;
