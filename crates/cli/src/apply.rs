@@ -58,6 +58,7 @@ async fn apply(args: &Args) -> anyhow::Result<SyncOutcome> {
     let request = SyncRequest {
         app: target.app.clone(),
         options: target.options,
+        namespace: target.namespace.clone(),
         ignore: Vec::new(),
         prune: args.prune,
         allow_empty: args.allow_empty,

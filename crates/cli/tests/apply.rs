@@ -191,3 +191,24 @@ async fn secrets_are_masked_in_the_diff() -> anyhow::Result<()> {
     })
     .await
 }
+
+#[tokio::test]
+async fn create_namespace_creates_the_destination_but_never_tracks_it() -> anyhow::Result<()> {
+    run(Tier::ApiServer, "create-namespace", |ctx| async move {
+        let ns = format!("{}-created", ctx.namespace);
+        let dir = write_dir(&ctx, "app", &[("cm.yaml", &config_map("settings", "1"))])?;
+        let create = ["--sync-option", "CreateNamespace=true"];
+        let out = expect_exit(&ctx, "apply", &dir, &ns, &create, 0).await?;
+        assert_eq!(out.trim(), format!("ConfigMap {ns}/settings created"));
+        let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+            kube::Api::all(ctx.client.clone());
+        let created = namespaces.get(&ns).await?;
+        let annotations = created.metadata.annotations.unwrap_or_default();
+        assert!(
+            !annotations.contains_key("capstan.dev/tracking-id"),
+            "{annotations:?}"
+        );
+        Ok(())
+    })
+    .await
+}

@@ -89,6 +89,22 @@ pub async fn apply(
     }
 }
 
+/// Creates namespace `name` if it is missing (`CreateNamespace=true`). It carries no tracking id
+/// and is never part of an inventory, so it is never pruned (as in Argo CD).
+pub async fn create_namespace(client: &Client, name: &str) -> Result<(), kube::Error> {
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(client.clone());
+    if namespaces.get_opt(name).await?.is_some() {
+        return Ok(());
+    }
+    let body =
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+    namespaces
+        .patch(name, &params(false), &Patch::Apply(&body))
+        .await
+        .map(|_| ())
+}
+
 /// Deletes an object (background propagation). Already gone counts as done.
 pub async fn delete(
     client: &Client,

@@ -34,6 +34,8 @@ pub struct SyncRequest {
     pub app: AppId,
     /// The application's sync options (objects' annotations override them).
     pub options: SyncOptions,
+    /// The destination namespace, created first when `options.create_namespace` is set.
+    pub namespace: String,
     /// `ignoreDifferences`.
     pub ignore: Vec<IgnoreRule>,
     /// Whether to prune objects that left the desired set.
@@ -81,6 +83,16 @@ pub async fn sync(
     }
     if request.dry_run {
         report_dry_run(&plan, &prepared, &states, &owned, &mut outcome);
+        return Ok((outcome, previous.clone()));
+    }
+    if request.options.create_namespace
+        && let Err(err) = ssa::create_namespace(client, &request.namespace).await
+    {
+        outcome.stopped = Some(format!(
+            "failed to create namespace {}: {}",
+            request.namespace,
+            api_message(&err)
+        ));
         return Ok((outcome, previous.clone()));
     }
     let last = plan.waves.len().saturating_sub(1);

@@ -33,6 +33,7 @@ fn request(app: &AppId, ignore: Vec<IgnoreRule>) -> SyncRequest {
     SyncRequest {
         app: app.clone(),
         options: SyncOptions::default(),
+        namespace: String::new(),
         ignore,
         prune: false,
         allow_empty: false,
