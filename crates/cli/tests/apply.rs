@@ -212,3 +212,36 @@ async fn create_namespace_creates_the_destination_but_never_tracks_it() -> anyho
     })
     .await
 }
+
+#[tokio::test]
+async fn an_immutable_field_change_fails_clearly_and_force_recreates_the_object()
+-> anyhow::Result<()> {
+    run(Tier::ApiServer, "immutable-field", |ctx| async move {
+        let ns = ctx.namespace.clone();
+        let deployment = |label: &str| {
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {{app: {label}}}\n  template:\n    metadata:\n      labels: {{app: {label}}}\n    spec:\n      containers:\n      - {{name: web, image: nginx}}\n"
+            )
+        };
+        let v1 = write_dir(&ctx, "v1", &[("d.yaml", &deployment("web"))])?;
+        expect_exit(&ctx, "apply", &v1, &ns, &[], 0).await?;
+        let deployments = api(&ctx, &ns, "apps", "v1", "Deployment", "deployments");
+        let uid = |obj: &serde_json::Value| obj["metadata"]["uid"].as_str().map(str::to_owned);
+        let before = uid(&get(&deployments, "web").await?.expect("web exists"));
+
+        let v2 = write_dir(&ctx, "v2", &[("d.yaml", &deployment("web-v2"))])?;
+        let (code, stdout, _) = common::show(&common::capstan(&ctx, "apply", &v2, &ns, &[]).await?);
+        assert_eq!(code, 1, "{stdout}");
+        assert!(stdout.contains("field is immutable") && stdout.contains("Force=true"), "{stdout}");
+        assert_eq!(uid(&get(&deployments, "web").await?.expect("web kept")), before);
+
+        let force = ["--sync-option", "Force=true"];
+        let out = expect_exit(&ctx, "apply", &v2, &ns, &force, 0).await?;
+        assert!(out.contains("created: recreated"), "{out}");
+        let after = get(&deployments, "web").await?.expect("web recreated");
+        assert_ne!(uid(&after), before);
+        assert_eq!(after["spec"]["selector"]["matchLabels"]["app"], "web-v2");
+        Ok(())
+    })
+    .await
+}

@@ -163,11 +163,13 @@ async fn recreate(
     body: &Value,
     uid: &str,
 ) -> Result<(), kube::Error> {
-    let foreground = DeleteParams {
-        propagation_policy: Some(PropagationPolicy::Foreground),
+    // Background: the object goes at once and the garbage collector removes its dependents
+    // (a foreground delete would wait on the collector with the object still in the way).
+    let background = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Background),
         ..DeleteParams::default()
     };
-    match objects.delete(name, &foreground).await {
+    match objects.delete(name, &background).await {
         Ok(_) => {}
         Err(err) if is_not_found(&err) => {}
         Err(err) => return Err(err),
