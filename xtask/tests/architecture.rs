@@ -8,7 +8,15 @@ use cargo_metadata::{DependencyKind, Metadata, MetadataCommand, PackageId};
 
 fn metadata() -> Metadata {
     MetadataCommand::new()
-        .manifest_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"))
+        // Read at run time: a test binary reused from a shared target directory may have been
+        // built from another checkout, whose path `env!` would have baked in.
+        .manifest_path(
+            std::path::Path::new(
+                &std::env::var("CARGO_MANIFEST_DIR")
+                    .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+            )
+            .join("../Cargo.toml"),
+        )
         .exec()
         .expect("cargo metadata")
 }
