@@ -3,8 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
+/// The workspace root, read at run time: a test binary reused from a shared target directory
+/// may have been built from another checkout, whose path `env!` would have baked in.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    Path::new(&manifest_dir).join("..")
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
