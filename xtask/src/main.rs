@@ -4,6 +4,7 @@
 //! - `cargo xtask testenv build|up [--workloads]|down` — the local control plane for trying
 //!   Capstan by hand.
 //! - `cargo xtask demo` — the control plane with the workload tier, in the foreground.
+//! - `cargo xtask bench [git|render|cluster]` — the benchmarks, each against its baseline.
 
 mod demo;
 mod prereqs;
@@ -18,7 +19,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   test                         install missing tools, then cargo fmt --check, clippy and all tests
-  bench [git|render]           run the benchmarks (criterion), each side by side with its baseline
+  bench [git|render|cluster]   run the benchmarks (criterion), each side by side with its baseline
   demo                         run a local control plane with the workload tier until Ctrl-C
   testenv build                build the Kubernetes test binaries into the cache (if missing)
   testenv up [--workloads]     start a control plane in the background; prints its kubeconfig path
@@ -30,9 +31,12 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["test"] => test(),
         ["demo"] => demo::run(),
-        ["bench"] => bench_git().and_then(|()| bench_render()),
+        ["bench"] => bench_git()
+            .and_then(|()| bench_render())
+            .and_then(|()| bench_cluster()),
         ["bench", "git"] => bench_git(),
         ["bench", "render"] => bench_render(),
+        ["bench", "cluster"] => bench_cluster(),
         ["testenv", "build"] => testenv::build().map(|_| ()),
         ["testenv", "up"] => testenv::up(false),
         ["testenv", "up", "--workloads"] => testenv::up(true),
@@ -137,6 +141,21 @@ fn bench_git() -> anyhow::Result<()> {
     cargo(
         &["bench", "--locked", "-p", "capstan-git", "--bench", "fetch"],
         &[("CAPSTAN_TESTENV_BIN_DIR", &bin_dir)],
+    )
+}
+
+/// `capstan apply`/`capstan diff` against `kubectl apply/diff --server-side` on a real
+/// apiserver (issue: diff/apply), in one run.
+fn bench_cluster() -> anyhow::Result<()> {
+    prereqs::ensure()?;
+    let bin_dir = testenv::build()?;
+    let kubectl = prereqs::kubectl()?;
+    cargo(
+        &["bench", "--locked", "-p", "capstan", "--bench", "cluster"],
+        &[
+            ("CAPSTAN_TESTENV_BIN_DIR", &bin_dir.to_string_lossy()),
+            ("CAPSTAN_BENCH_KUBECTL", &kubectl.to_string_lossy()),
+        ],
     )
 }
 
