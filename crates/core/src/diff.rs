@@ -109,8 +109,12 @@ fn unified(key: &ObjectKey, live: Option<&Value>, desired: Option<&Value>) -> St
 }
 
 /// YAML text of `obj`, keys in order; JSON if YAML printing fails (it does not for JSON values).
+/// Multi-line strings (a config file in a ConfigMap) print as literal blocks, so a diff shows
+/// the changed lines; single-line strings are never folded, so a long value is one line.
 fn to_yaml(obj: &Value) -> String {
-    serde_saphyr::to_string(obj)
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.folded_wrap_chars = usize::MAX;
+    serde_saphyr::to_string_with_options(obj, options)
         .or_else(|_| serde_json::to_string_pretty(obj))
         .unwrap_or_default()
 }
@@ -156,6 +160,28 @@ mod tests {
                 .diff
                 .starts_with("--- live/ConfigMap prod/a\n+++ desired/ConfigMap prod/a")
         );
+    }
+
+    #[test]
+    fn a_changed_line_of_an_embedded_file_is_the_only_line_reported_and_long_values_stay_whole() {
+        let long = "x".repeat(40) + " " + &"y".repeat(60);
+        let live = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"},
+            "data": {"app.conf": "port = 80\nhost = a\nlevel = info\n", "long": long}});
+        let mut desired = live.clone();
+        desired["data"]["app.conf"] = json!("port = 80\nhost = a\nlevel = debug\n");
+        let modified = compare(&key("ConfigMap"), &desired, Some(&live), &[]);
+        let lines: Vec<&str> = modified
+            .diff
+            .lines()
+            .filter(|l| l.starts_with(['+', '-']) && !l.starts_with("+++") && !l.starts_with("---"))
+            .collect();
+        assert_eq!(
+            lines,
+            ["-    level = info", "+    level = debug"],
+            "{}",
+            modified.diff
+        );
+        assert!(modified.diff.contains(&long), "{}", modified.diff);
     }
 
     #[test]
