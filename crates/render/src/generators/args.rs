@@ -154,16 +154,11 @@ struct RawArgs {
     type_: String,
 }
 
-const ARG_FIELDS: &[&str] = &[
-    "name",
-    "namespace",
-    "behavior",
-    "literals",
-    "files",
-    "envs",
-    "env",
-    "options",
-];
+/// The fields of a `configMapGenerator[]` entry: a Secret generator's without `type`.
+const ARG_FIELDS: &[&str] = match SECRET_FIELDS.split_last() {
+    Some((_type, common)) => common,
+    None => &[],
+};
 
 /// One `configMapGenerator[]` entry (and the common part of a `secretGenerator[]` entry).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -227,10 +222,7 @@ impl GeneratorArgs {
 
 impl<'de> Deserialize<'de> for GeneratorArgs {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let map = Map::<String, Value>::deserialize(d)?;
-        let map = fold_fields(map, ARG_FIELDS, true).map_err(D::Error::custom)?;
-        let raw: RawArgs = serde_json::from_value(Value::Object(map)).map_err(D::Error::custom)?;
-        Ok(GeneratorArgs::from_raw(raw))
+        Ok(GeneratorArgs::from_raw(raw_from_entry(d, ARG_FIELDS)?))
     }
 }
 
@@ -245,6 +237,7 @@ pub struct SecretArgs {
     pub type_: Option<String>,
 }
 
+/// The fields of a `secretGenerator[]` entry; `type` last, see [`ARG_FIELDS`].
 const SECRET_FIELDS: &[&str] = &[
     "name",
     "namespace",
@@ -278,11 +271,15 @@ impl SecretArgs {
 
 impl<'de> Deserialize<'de> for SecretArgs {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let map = Map::<String, Value>::deserialize(d)?;
-        let map = fold_fields(map, SECRET_FIELDS, true).map_err(D::Error::custom)?;
-        let raw: RawArgs = serde_json::from_value(Value::Object(map)).map_err(D::Error::custom)?;
-        Ok(SecretArgs::from_raw(raw))
+        Ok(SecretArgs::from_raw(raw_from_entry(d, SECRET_FIELDS)?))
     }
+}
+
+/// Reads a generator entry of a kustomization, its field names matched as kustomize does.
+fn raw_from_entry<'de, D: Deserializer<'de>>(d: D, fields: &[&str]) -> Result<RawArgs, D::Error> {
+    let map = Map::<String, Value>::deserialize(d)?;
+    let map = fold_fields(map, fields, true).map_err(D::Error::custom)?;
+    serde_json::from_value(Value::Object(map)).map_err(D::Error::custom)
 }
 
 fn raw_from_plugin_config(config: &Value, fields: &[&str]) -> Result<RawArgs, GeneratorError> {

@@ -45,8 +45,8 @@ pub(super) fn is_simple_key(text: &str) -> bool {
 /// `key` says it is a simple key (never folded, never a block).
 pub(super) fn write(out: &mut Out, text: &str, indent: usize, key: bool) {
     match style(text, key) {
-        Style::Plain => write_plain(out, text, indent, !key),
-        Style::Single => write_single(out, text, indent, !key),
+        Style::Plain => write_folded(out, text, indent, !key, false),
+        Style::Single => write_folded(out, text, indent, !key, true),
         Style::Double => write_double(out, text, indent, !key),
         Style::Literal => write_literal(out, text, indent),
     }
@@ -146,32 +146,18 @@ fn starts_with_document_marker(text: &str) -> bool {
     text.starts_with("---") || text.starts_with("...")
 }
 
-fn write_plain(out: &mut Out, text: &str, indent: usize, allow_breaks: bool) {
+/// Writes a plain (`quoted == false`) or single-quoted scalar, breaking the line at a single
+/// space once past the best width, as go-yaml does; a quoted scalar never breaks at its first or
+/// last character and doubles its quotes.
+fn write_folded(out: &mut Out, text: &str, indent: usize, allow_breaks: bool, quoted: bool) {
     let chars: Vec<char> = text.chars().collect();
-    let mut spaces = false;
-    for (i, &c) in chars.iter().enumerate() {
-        if c == ' ' {
-            let next_space = chars.get(i + 1) == Some(&' ');
-            if allow_breaks && !spaces && out.column > BEST_WIDTH && !next_space {
-                out.indent(indent);
-            } else {
-                out.push(c);
-            }
-            spaces = true;
-        } else {
-            out.push(c);
-            spaces = false;
-        }
+    if quoted {
+        out.push('\'');
     }
-}
-
-fn write_single(out: &mut Out, text: &str, indent: usize, allow_breaks: bool) {
-    let chars: Vec<char> = text.chars().collect();
-    out.push('\'');
     let mut spaces = false;
     for (i, &c) in chars.iter().enumerate() {
         if c == ' ' {
-            let inner = i != 0 && i + 1 != chars.len();
+            let inner = !quoted || (i != 0 && i + 1 != chars.len());
             let next_space = chars.get(i + 1) == Some(&' ');
             if allow_breaks && !spaces && out.column > BEST_WIDTH && inner && !next_space {
                 out.indent(indent);
@@ -181,13 +167,15 @@ fn write_single(out: &mut Out, text: &str, indent: usize, allow_breaks: bool) {
             spaces = true;
         } else {
             out.push(c);
-            if c == '\'' {
+            if quoted && c == '\'' {
                 out.push('\'');
             }
             spaces = false;
         }
     }
-    out.push('\'');
+    if quoted {
+        out.push('\'');
+    }
 }
 
 /// go-yaml v2 escapes every character of a string that starts with a byte order mark.
