@@ -208,17 +208,25 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// The kustomization in `path`, named by an entry of another; a directory without one is an
+    /// error of that entry.
+    fn find_entry(
+        &self,
+        path: &str,
+        fail: &impl Fn(String) -> RenderError,
+    ) -> Result<Found, RenderError> {
+        self.find(path)?.ok_or_else(|| {
+            fail(RenderError::MissingKustomization { dir: display(path) }.to_string())
+        })
+    }
+
     fn accumulate_resource(
         &mut self,
         loader: &Loader<'_>,
         file: &str,
         entry: &str,
     ) -> Result<Accumulator, RenderError> {
-        let fail = |message: String| RenderError::Accumulate {
-            kustomization: file.to_string(),
-            entry: entry.to_string(),
-            message,
-        };
+        let fail = entry_error(file, entry);
         if is_remote(entry) {
             return Err(fail(
                 "remote resources are not supported; vendor them into the repository".into(),
@@ -227,14 +235,7 @@ impl<'a> Builder<'a> {
         let path = loader.resolve(entry).map_err(|e| fail(e.to_string()))?;
         match self.fs.kind(&path).map_err(|e| fail(e.to_string()))? {
             Some(EntryKind::Dir) => {
-                let found = self.find(&path)?.ok_or_else(|| {
-                    fail(
-                        RenderError::MissingKustomization {
-                            dir: display(&path),
-                        }
-                        .to_string(),
-                    )
-                })?;
+                let found = self.find_entry(&path, &fail)?;
                 if found.kustomization.is_component() {
                     return Err(fail(format!(
                         "expected kind != 'Component' for path '{}'",
@@ -266,11 +267,7 @@ impl<'a> Builder<'a> {
         entry: &str,
         acc: &mut Accumulator,
     ) -> Result<(), RenderError> {
-        let fail = |message: String| RenderError::Accumulate {
-            kustomization: file.to_string(),
-            entry: entry.to_string(),
-            message,
-        };
+        let fail = entry_error(file, entry);
         let path = loader.resolve(entry).map_err(|e| fail(e.to_string()))?;
         if self.fs.kind(&path).map_err(|e| fail(e.to_string()))? != Some(EntryKind::Dir) {
             return Err(fail(format!(
@@ -278,14 +275,7 @@ impl<'a> Builder<'a> {
                 display(&path)
             )));
         }
-        let found = self.find(&path)?.ok_or_else(|| {
-            fail(
-                RenderError::MissingKustomization {
-                    dir: display(&path),
-                }
-                .to_string(),
-            )
-        })?;
+        let found = self.find_entry(&path, &fail)?;
         let k = &found.kustomization;
         if !k.is_component() {
             return Err(fail(format!(
@@ -416,5 +406,14 @@ pub(crate) fn load_err(context: &str, source: crate::loader::LoadError) -> Rende
     RenderError::Load {
         context: display(context),
         source,
+    }
+}
+
+/// The error of entry `entry` (a resource or component) of the kustomization `file`.
+fn entry_error<'a>(file: &'a str, entry: &'a str) -> impl Fn(String) -> RenderError + 'a {
+    move |message| RenderError::Accumulate {
+        kustomization: file.to_string(),
+        entry: entry.to_string(),
+        message,
     }
 }
