@@ -30,33 +30,7 @@ pub struct Pki {
 impl Pki {
     /// Generates the key material and writes it under `dir`.
     pub fn generate(dir: &Path) -> Result<Self, Error> {
-        let ca_key = KeyPair::generate()?;
-        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "capstan-testenv-ca");
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca_cert = ca_params.self_signed(&ca_key)?;
-        let issuer = Issuer::new(ca_params, ca_key);
-
-        let serving_key = KeyPair::generate()?;
-        let mut serving =
-            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?;
-        serving
-            .distinguished_name
-            .push(DnType::CommonName, "capstan-testenv");
-        serving.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        serving.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let serving_cert = serving.signed_by(&serving_key, &issuer)?;
-
+        let serving = LoopbackCert::generate("capstan-testenv")?;
         let sa = KeyPair::generate()?;
 
         let pki = Self {
@@ -66,12 +40,58 @@ impl Pki {
             sa_key: dir.join("sa.key"),
             sa_pub: dir.join("sa.pub"),
         };
-        write(&pki.ca_cert, &ca_cert.pem())?;
-        write(&pki.serving_cert, &serving_cert.pem())?;
-        write(&pki.serving_key, &serving_key.serialize_pem())?;
+        write(&pki.ca_cert, &serving.ca_pem)?;
+        write(&pki.serving_cert, &serving.cert.pem())?;
+        write(&pki.serving_key, &serving.key.serialize_pem())?;
         write(&pki.sa_key, &sa.serialize_pem())?;
         write(&pki.sa_pub, &sa.public_key_pem())?;
         Ok(pki)
+    }
+}
+
+/// A throw-away CA and a serving certificate for `127.0.0.1` and `localhost` signed by it, in
+/// memory: the control plane writes them to files, the test webhook hands them to rustls.
+pub struct LoopbackCert {
+    /// PEM of the CA certificate clients are told to trust.
+    pub ca_pem: String,
+    /// The serving certificate.
+    pub cert: rcgen::Certificate,
+    /// Its private key.
+    pub key: KeyPair,
+}
+
+impl LoopbackCert {
+    /// Generates a CA named `<name>-ca` and a serving certificate named `name`.
+    pub fn generate(name: &str) -> Result<Self, rcgen::Error> {
+        let ca_key = KeyPair::generate()?;
+        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, format!("{name}-ca"));
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca_cert = ca_params.self_signed(&ca_key)?;
+        let issuer = Issuer::new(ca_params, ca_key);
+
+        let key = KeyPair::generate()?;
+        let mut serving =
+            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?;
+        serving.distinguished_name.push(DnType::CommonName, name);
+        serving.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        serving.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let cert = serving.signed_by(&key, &issuer)?;
+        Ok(LoopbackCert {
+            ca_pem: ca_cert.pem(),
+            cert,
+            key,
+        })
     }
 }
 

@@ -1,5 +1,5 @@
 //! The HTTPS side of the test webhook: a throw-away CA and a serving certificate for
-//! `127.0.0.1`, and a hyper server over rustls (ring provider) that answers `POST /mutate` with
+//! `127.0.0.1` (`certs::LoopbackCert`, as the control plane's), and a hyper server over rustls (ring provider) that answers `POST /mutate` with
 //! [`mutation::review`](super::mutation::review) and counts what it served.
 
 use std::convert::Infallible;
@@ -12,9 +12,6 @@ use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
@@ -24,6 +21,7 @@ use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use super::WebhookError;
 use super::mutation::{Outcome, review};
+use crate::certs::LoopbackCert;
 
 /// The largest review body read; the apiserver's own request limit is 3 MiB.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -41,23 +39,7 @@ pub struct Tls {
 
 /// Generates a fresh CA and a serving certificate for `127.0.0.1` signed by it.
 pub fn tls() -> Result<Tls, WebhookError> {
-    let ca_key = KeyPair::generate()?;
-    let mut ca_params = CertificateParams::default();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "capstan-testenv-webhook-ca");
-    let ca_cert = ca_params.self_signed(&ca_key)?;
-    let issuer = Issuer::new(ca_params, ca_key);
-
-    let key = KeyPair::generate()?;
-    let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()])?;
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "capstan-testenv-webhook");
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let cert = params.signed_by(&key, &issuer)?;
-
+    let LoopbackCert { ca_pem, cert, key } = LoopbackCert::generate("capstan-testenv-webhook")?;
     let private_key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()
@@ -68,7 +50,7 @@ pub fn tls() -> Result<Tls, WebhookError> {
         })
         .map_err(WebhookError::Tls)?;
     Ok(Tls {
-        ca_pem: ca_cert.pem(),
+        ca_pem,
         config: Arc::new(config),
     })
 }
