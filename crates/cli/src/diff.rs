@@ -4,12 +4,9 @@
 
 use std::process::ExitCode;
 
-use capstan_cluster::compare::diff_all;
-use capstan_cluster::live;
-use capstan_cluster::prune::leaving;
-use capstan_cluster::{Resource, inventory_store};
-use capstan_core::diff::{ObjectDiff, pruned};
-use capstan_core::object::ObjectKey;
+use capstan_cluster::compare::differences;
+use capstan_cluster::inventory_store;
+use capstan_core::diff::ObjectDiff;
 
 use crate::target::{self, ClusterArgs as Args};
 
@@ -35,23 +32,17 @@ pub fn run(args: &Args) -> ExitCode {
 async fn diff(args: &Args) -> anyhow::Result<Vec<ObjectDiff>> {
     let target = target::open(args).await?;
     let client = &target.client;
-    let wanted: Vec<(ObjectKey, Resource)> = target
-        .prepared
-        .iter()
-        .filter_map(|p| Some((p.key.clone(), p.resource.clone()?)))
-        .collect();
-    let live = live::fetch(client, &wanted, args.parallelism).await?;
-    let mut diffs = diff_all(client, &target.prepared, &live, &[], args.parallelism).await?;
-    diffs.retain(|d| d.state.is_difference());
     let previous = inventory_store::load(client, &target.app, &target.namespace).await?;
-    let keys = target.prepared.iter().map(|p| p.key.clone()).collect();
-    let (app, n) = (&target.app, args.parallelism);
-    if let Ok(gone) = leaving(client, &target.catalog, app, &previous, &keys, false, n).await {
-        diffs.extend(
-            gone.iter()
-                .filter(|l| l.owned)
-                .map(|l| pruned(&l.key, &l.live)),
-        );
-    }
+    let (catalog, prepared) = (&target.catalog, &target.prepared);
+    let diffs = differences(
+        client,
+        catalog,
+        prepared,
+        &previous,
+        &target.app,
+        &[],
+        args.parallelism,
+    )
+    .await?;
     Ok(diffs)
 }

@@ -1,18 +1,23 @@
 //! Compares desired objects with the cluster: a server-side-apply dry-run of each (bounded
-//! parallelism) against its live object. The pure comparison is `capstan_core::diff`.
+//! parallelism) against its live object, plus what a prune would delete. The pure comparison is
+//! `capstan_core::diff`.
 
 use std::collections::HashMap;
 
-use capstan_core::diff::{ObjectDiff, compare};
+use capstan_core::diff::{ObjectDiff, compare, pruned};
 use capstan_core::ignore::{self, IgnoreRule};
+use capstan_core::inventory::Inventory;
 use capstan_core::object::ObjectKey;
+use capstan_core::tracking::AppId;
 use futures::{StreamExt, TryStreamExt, stream};
 use kube::Client;
 use serde_json::Value;
 
+use crate::discovery::Catalog;
 use crate::error::{ClusterError, is_not_found};
-use crate::prepare::Prepared;
-use crate::ssa;
+use crate::prepare::{Prepared, located};
+use crate::prune::leaving;
+use crate::{live, ssa};
 
 /// The body Capstan sends for `object`: the desired object, with fields that `rules` ignore
 /// kept at their live values (see `capstan_core::ignore::respect`).
@@ -22,6 +27,31 @@ pub fn body(object: &Prepared, live: Option<&Value>, rules: &[IgnoreRule]) -> Va
         ignore::respect(rules, &object.key, live, &mut body);
     }
     body
+}
+
+/// What differs between an application's desired objects and the cluster: changed or missing
+/// objects (dry-run diffs), then the owned objects of `previous` that a prune would delete. An
+/// empty desired set shows nothing to prune, as a sync without `allow_empty` would prune
+/// nothing.
+pub async fn differences(
+    client: &Client,
+    catalog: &Catalog,
+    prepared: &[Prepared],
+    previous: &Inventory,
+    app: &AppId,
+    rules: &[IgnoreRule],
+    parallelism: usize,
+) -> Result<Vec<ObjectDiff>, ClusterError> {
+    let live = live::fetch(client, &located(prepared), parallelism).await?;
+    let mut diffs = diff_all(client, prepared, &live, rules, parallelism).await?;
+    diffs.retain(|d| d.state.is_difference());
+    let keys = prepared.iter().map(|p| p.key.clone()).collect();
+    match leaving(client, catalog, app, previous, &keys, false, parallelism).await {
+        Ok(gone) => diffs.extend(gone.iter().map(|l| pruned(&l.key, &l.live))),
+        Err(ClusterError::PruneRefused(_)) => {}
+        Err(err) => return Err(err),
+    }
+    Ok(diffs)
 }
 
 /// The diff of every prepared object against `live`, in the order of `prepared`.

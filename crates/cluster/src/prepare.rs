@@ -31,6 +31,18 @@ pub struct Prepared {
     pub options: SyncOptions,
 }
 
+impl Prepared {
+    /// The object's identity and API resource, once the resource is known.
+    pub fn located(&self) -> Option<(ObjectKey, Resource)> {
+        Some((self.key.clone(), self.resource.clone()?))
+    }
+}
+
+/// The objects of `prepared` whose API resource is known, as `live::fetch` takes them.
+pub fn located<'a>(prepared: impl IntoIterator<Item = &'a Prepared>) -> Vec<(ObjectKey, Resource)> {
+    prepared.into_iter().filter_map(Prepared::located).collect()
+}
+
 /// Prepares `objects` for `app`, defaulting namespaces to `namespace`.
 pub fn prepare(
     objects: Vec<Value>,

@@ -15,7 +15,7 @@ use crate::discovery::{Catalog, Resource};
 use crate::error::ClusterError;
 use crate::live;
 
-/// A live object that left the desired set.
+/// A live object, owned by the application, that left the desired set.
 #[derive(Debug, Clone)]
 pub struct Leaving {
     /// Its identity.
@@ -24,12 +24,10 @@ pub struct Leaving {
     pub resource: Resource,
     /// The live object.
     pub live: Value,
-    /// Whether its tracking id says this application owns it.
-    pub owned: bool,
 }
 
-/// The live objects of `previous` that are no longer in `desired`. Refuses (deleting nothing)
-/// when the desired set is empty, unless `allow_empty`.
+/// The live objects of `previous` that are no longer in `desired` and that `app` owns. Refuses
+/// (deleting nothing) when the desired set is empty, unless `allow_empty`.
 pub async fn leaving(
     client: &Client,
     catalog: &Catalog,
@@ -58,12 +56,14 @@ pub async fn leaving(
         .into_iter()
         .filter_map(|(key, resource)| {
             let live = found.remove(&key)?;
-            let owned = app.owns(&live, &key);
+            if !app.owns(&live, &key) {
+                tracing::info!(object = %key, "not pruned: its tracking id names another owner");
+                return None;
+            }
             Some(Leaving {
                 key,
                 resource,
                 live,
-                owned,
             })
         })
         .collect())

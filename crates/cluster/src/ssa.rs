@@ -112,11 +112,21 @@ pub async fn delete(
     namespace: &str,
     name: &str,
 ) -> Result<(), kube::Error> {
+    delete_from(&api(client, resource, namespace), name).await
+}
+
+/// Deletes `name` with background propagation: the object goes at once and the garbage
+/// collector removes its dependents (a foreground delete would leave the object in place until
+/// the collector is done). Already gone counts as done.
+async fn delete_from(
+    objects: &kube::Api<kube::api::DynamicObject>,
+    name: &str,
+) -> Result<(), kube::Error> {
     let params = DeleteParams {
         propagation_policy: Some(PropagationPolicy::Background),
         ..DeleteParams::default()
     };
-    match api(client, resource, namespace).delete(name, &params).await {
+    match objects.delete(name, &params).await {
         Ok(_) => Ok(()),
         Err(err) if is_not_found(&err) => Ok(()),
         Err(err) => Err(err),
@@ -163,17 +173,7 @@ async fn recreate(
     body: &Value,
     uid: &str,
 ) -> Result<(), kube::Error> {
-    // Background: the object goes at once and the garbage collector removes its dependents
-    // (a foreground delete would wait on the collector with the object still in the way).
-    let background = DeleteParams {
-        propagation_policy: Some(PropagationPolicy::Background),
-        ..DeleteParams::default()
-    };
-    match objects.delete(name, &background).await {
-        Ok(_) => {}
-        Err(err) if is_not_found(&err) => {}
-        Err(err) => return Err(err),
-    }
+    delete_from(objects, name).await?;
     let gone = kube::runtime::wait::await_condition(
         objects.clone(),
         name,

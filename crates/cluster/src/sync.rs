@@ -21,9 +21,9 @@ use kube::Client;
 use serde_json::Value;
 
 use crate::compare::{body, diff_all};
-use crate::discovery::{Catalog, Resource};
+use crate::discovery::Catalog;
 use crate::error::{ClusterError, api_message};
-use crate::prepare::{Prepared, resolve_pending};
+use crate::prepare::{Prepared, located, resolve_pending};
 use crate::prune::{Leaving, leaving};
 use crate::{live, ssa, wait};
 
@@ -61,7 +61,7 @@ pub async fn sync(
     request: &SyncRequest,
 ) -> Result<(SyncOutcome, Inventory), ClusterError> {
     let parallelism = request.parallelism.max(1);
-    let live = live::fetch(client, &resolved(&prepared), parallelism).await?;
+    let live = live::fetch(client, &located(&prepared), parallelism).await?;
     let states = states(client, &prepared, &live, request).await?;
     let owned = owned_leaving(client, catalog, &prepared, previous, request).await?;
     let leaving = planned_leaving(&owned, request)?;
@@ -98,16 +98,21 @@ pub async fn sync(
     let last = plan.waves.len().saturating_sub(1);
     for (n, wave) in plan.waves.iter().enumerate() {
         for step in &wave.apply {
-            let applied = apply_step(client, catalog, &mut prepared, step, &live, request).await;
+            let (applied, established) =
+                apply_step(client, catalog, &mut prepared, step, &live, request).await;
             outcome.objects.extend(applied);
             if !outcome.succeeded() {
                 outcome.stopped = Some(format!("an apply failed in wave {}", wave.wave));
+            } else if let Err(why) = established {
+                outcome.stopped = Some(format!("wave {}: {why}", wave.wave));
+            }
+            if outcome.stopped.is_some() {
                 return Ok((outcome, merged(previous, &prepared)));
             }
         }
         prune_all(client, wave.prune.iter().map(|&i| &owned[i]), &mut outcome).await;
         if n < last || !plan.prune_last.is_empty() {
-            let objects = step_resources(&prepared, wave.apply.iter().flatten().copied());
+            let objects = located(wave.apply.iter().flatten().map(|&i| &prepared[i]));
             let timeout = request.wave_timeout;
             if let Err(why) = wait::healthy(client, &objects, timeout, parallelism).await {
                 outcome.stopped = Some(format!("wave {} is not healthy: {why}", wave.wave));
@@ -125,22 +130,6 @@ pub async fn sync(
         outcome.clone(),
         next_inventory(&prepared, &owned, &plan, &outcome),
     ))
-}
-
-/// Objects whose API resource is known, with it.
-fn resolved(prepared: &[Prepared]) -> Vec<(ObjectKey, Resource)> {
-    step_resources(prepared, 0..prepared.len())
-}
-
-/// The objects at `indexes` whose API resource is known.
-fn step_resources(
-    prepared: &[Prepared],
-    indexes: impl IntoIterator<Item = usize>,
-) -> Vec<(ObjectKey, Resource)> {
-    indexes
-        .into_iter()
-        .filter_map(|i| Some((prepared[i].key.clone(), prepared[i].resource.clone()?)))
-        .collect()
 }
 
 /// How each object compares with the cluster; only computed (by dry-run) when a dry run or
@@ -172,11 +161,7 @@ async fn owned_leaving(
     }
     let keys: BTreeSet<ObjectKey> = prepared.iter().map(|p| p.key.clone()).collect();
     let (app, allow_empty, n) = (&request.app, request.allow_empty, request.parallelism);
-    let found = leaving(client, catalog, app, previous, &keys, allow_empty, n).await?;
-    for foreign in found.iter().filter(|l| !l.owned) {
-        tracing::info!(object = %foreign.key, "not pruned: its tracking id names another owner");
-    }
-    Ok(found.into_iter().filter(|l| l.owned).collect())
+    leaving(client, catalog, app, previous, &keys, allow_empty, n).await
 }
 
 fn desired(prepared: &[Prepared], states: &[DiffState]) -> Vec<Desired> {
@@ -254,8 +239,8 @@ fn report_dry_run(
 }
 
 /// Applies the objects of one step in parallel (in plan order as far as parallelism allows).
-/// Kinds a CRD of an earlier step declared are resolved first; after a step of CRDs, the step
-/// waits for them to be established and discovery is refreshed.
+/// Kinds a CRD of an earlier step declared are resolved first; after a step of Namespaces or
+/// CRDs, waits for them to be established (the `Err` says why they were not).
 async fn apply_step(
     client: &Client,
     catalog: &mut Catalog,
@@ -263,7 +248,7 @@ async fn apply_step(
     step: &[usize],
     live: &HashMap<ObjectKey, Value>,
     request: &SyncRequest,
-) -> Vec<ObjectOutcome> {
+) -> (Vec<ObjectOutcome>, Result<(), String>) {
     if step.iter().any(|&i| prepared[i].resource.is_none()) {
         if let Err(err) = catalog.refresh().await {
             tracing::warn!(error = %err, "discovery refresh failed");
@@ -284,17 +269,15 @@ async fn apply_step(
         .collect()
         .await;
     let rank = step.first().map(|&i| kind_rank(&prepared[i].key));
+    let mut established = Ok(());
     if rank.is_some_and(|r| r <= DISCOVERY_RANK)
         && outcomes.iter().all(|o| o.action != Action::Failed)
     {
-        let objects = step_resources(prepared, step.iter().copied());
-        if let Err(why) =
-            wait::healthy(client, &objects, request.wave_timeout, request.parallelism).await
-        {
-            return vec![note(&prepared[step[0]].key, Action::Failed, &why)];
-        }
+        let objects = located(step.iter().map(|&i| &prepared[i]));
+        established =
+            wait::healthy(client, &objects, request.wave_timeout, request.parallelism).await;
     }
-    outcomes
+    (outcomes, established)
 }
 
 async fn apply_one(

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use capstan_cluster::compare::diff_all;
-use capstan_cluster::{Catalog, SyncRequest, live, prepare, sync};
+use capstan_cluster::prepare::located;
+use capstan_cluster::{Catalog, Prepared, SyncRequest, live, prepare, sync};
 use capstan_core::diff::DiffState;
 use capstan_core::ignore::IgnoreRule;
 use capstan_core::inventory::Inventory;
@@ -43,47 +44,32 @@ fn request(app: &AppId, ignore: Vec<IgnoreRule>) -> SyncRequest {
     }
 }
 
+/// The cluster's resources and `web`, prepared for `app`.
+async fn prepared_web(ctx: &TestContext, app: &AppId) -> anyhow::Result<(Catalog, Vec<Prepared>)> {
+    let catalog = Catalog::discover(&ctx.client).await?;
+    let options = SyncOptions::default();
+    let prepared = prepare(vec![web()], &catalog, &ctx.namespace, app, options)?;
+    Ok((catalog, prepared))
+}
+
 /// The diff state of `web` under `rules`, and the text of its diff.
 async fn diff_web(
     ctx: &TestContext,
     app: &AppId,
     rules: &[IgnoreRule],
 ) -> anyhow::Result<(DiffState, String)> {
-    let catalog = Catalog::discover(&ctx.client).await?;
-    let prepared = prepare(
-        vec![web()],
-        &catalog,
-        &ctx.namespace,
-        app,
-        SyncOptions::default(),
-    )?;
-    let wanted: Vec<_> = prepared
-        .iter()
-        .filter_map(|p| Some((p.key.clone(), p.resource.clone()?)))
-        .collect();
-    let live = live::fetch(&ctx.client, &wanted, 4).await?;
+    let (_, prepared) = prepared_web(ctx, app).await?;
+    let live = live::fetch(&ctx.client, &located(&prepared), 4).await?;
     let mut diffs = diff_all(&ctx.client, &prepared, &live, rules, 4).await?;
     let diff = diffs.pop().ok_or_else(|| anyhow::anyhow!("no diff"))?;
     Ok((diff.state, diff.diff))
 }
 
 async fn sync_web(ctx: &TestContext, app: &AppId, rules: Vec<IgnoreRule>) -> anyhow::Result<()> {
-    let mut catalog = Catalog::discover(&ctx.client).await?;
-    let prepared = prepare(
-        vec![web()],
-        &catalog,
-        &ctx.namespace,
-        app,
-        SyncOptions::default(),
-    )?;
-    let (outcome, _) = sync(
-        &ctx.client,
-        &mut catalog,
-        prepared,
-        &Inventory::default(),
-        &request(app, rules),
-    )
-    .await?;
+    let (mut catalog, prepared) = prepared_web(ctx, app).await?;
+    let previous = Inventory::default();
+    let request = request(app, rules);
+    let (outcome, _) = sync(&ctx.client, &mut catalog, prepared, &previous, &request).await?;
     anyhow::ensure!(outcome.succeeded(), "{outcome:?}");
     Ok(())
 }

@@ -53,46 +53,41 @@ pub fn compare(
 ) -> ObjectDiff {
     let mut desired = normalize(predicted);
     let Some(live_obj) = live else {
-        if mask::is_secret(key) {
-            mask::mask_pair(None, Some(&mut desired));
-        }
-        return ObjectDiff {
-            key: key.clone(),
-            state: DiffState::Missing,
-            diff: unified(key, None, Some(&desired)),
-        };
+        return entry(key, DiffState::Missing, None, Some(desired));
     };
     let mut current = normalize(live_obj);
-    ignore::strip(rules, key, Some(live_obj), [&mut current, &mut desired]);
+    ignore::strip(rules, key, live_obj, [&mut current, &mut desired]);
     let state = if current == desired {
         DiffState::Unchanged
     } else {
         DiffState::Modified
     };
+    entry(key, state, Some(current), Some(desired))
+}
+
+/// The entry of a live object that would be pruned.
+pub fn pruned(key: &ObjectKey, live: &Value) -> ObjectDiff {
+    entry(key, DiffState::Prune, Some(normalize(live)), None)
+}
+
+/// The entry for normalized sides: Secrets masked, the text diff made unless unchanged.
+fn entry(
+    key: &ObjectKey,
+    state: DiffState,
+    mut live: Option<Value>,
+    mut desired: Option<Value>,
+) -> ObjectDiff {
     if mask::is_secret(key) {
-        mask::mask_pair(Some(&mut current), Some(&mut desired));
+        mask::mask_pair(live.as_mut(), desired.as_mut());
     }
     let diff = match state {
         DiffState::Unchanged => String::new(),
-        _ => unified(key, Some(&current), Some(&desired)),
+        _ => unified(key, live.as_ref(), desired.as_ref()),
     };
     ObjectDiff {
         key: key.clone(),
         state,
         diff,
-    }
-}
-
-/// The entry of a live object that would be pruned.
-pub fn pruned(key: &ObjectKey, live: &Value) -> ObjectDiff {
-    let mut current = normalize(live);
-    if mask::is_secret(key) {
-        mask::mask_pair(Some(&mut current), None);
-    }
-    ObjectDiff {
-        key: key.clone(),
-        state: DiffState::Prune,
-        diff: unified(key, Some(&current), None),
     }
 }
 

@@ -38,22 +38,14 @@ impl IgnoreRule {
 
 /// Removes the fields the rules selecting `key` ignore from both sides of a comparison. Manager
 /// rules read ownership from `live_managed`, the live object before normalization.
-pub fn strip(
-    rules: &[IgnoreRule],
-    key: &ObjectKey,
-    live_managed: Option<&Value>,
-    sides: [&mut Value; 2],
-) {
-    let [a, b] = sides;
-    for target in [a, b] {
+pub fn strip(rules: &[IgnoreRule], key: &ObjectKey, live_managed: &Value, sides: [&mut Value; 2]) {
+    for target in sides {
         for rule in rules.iter().filter(|r| r.selects(key)) {
             for pointer in &rule.json_pointers {
                 remove_pointer(target, pointer);
             }
-            if let Some(live) = live_managed {
-                for fields in managed_fields::owned_by(live, &rule.managed_fields_managers) {
-                    managed_fields::remove_fields(target, fields);
-                }
+            for fields in managed_fields::owned_by(live_managed, &rule.managed_fields_managers) {
+                managed_fields::remove_fields(target, fields);
             }
         }
     }
@@ -150,7 +142,7 @@ mod tests {
         strip(
             &rules,
             &deployment(),
-            Some(&live_managed),
+            &live_managed,
             [&mut live, &mut desired],
         );
         assert_eq!(live, desired);
