@@ -129,7 +129,7 @@ fn bench_render() -> anyhow::Result<()> {
     let kubectl = prereqs::kubectl()?;
     cargo(
         &["bench", "--locked", "-p", "capstan", "--bench", "render"],
-        &[("CAPSTAN_BENCH_KUBECTL", &kubectl.to_string_lossy())],
+        &[("CAPSTAN_KUBECTL", &kubectl.to_string_lossy())],
     )
 }
 
@@ -154,7 +154,7 @@ fn bench_cluster() -> anyhow::Result<()> {
         &["bench", "--locked", "-p", "capstan", "--bench", "cluster"],
         &[
             ("CAPSTAN_TESTENV_BIN_DIR", &bin_dir.to_string_lossy()),
-            ("CAPSTAN_BENCH_KUBECTL", &kubectl.to_string_lossy()),
+            ("CAPSTAN_KUBECTL", &kubectl.to_string_lossy()),
         ],
     )
 }

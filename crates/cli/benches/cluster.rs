@@ -7,7 +7,7 @@
 //! outside the timed part. Correctness is checked once before timing; a table of medians and
 //! ratios closes the run (stderr).
 //!
-//! Run with `cargo xtask bench cluster`; `CAPSTAN_BENCH_KUBECTL` names the kubectl binary,
+//! Run with `cargo xtask bench cluster`; `CAPSTAN_KUBECTL` names the kubectl binary,
 //! `CAPSTAN_TESTENV_BIN_DIR` the Kubernetes test binaries, and `CAPSTAN_BENCH_PARALLELISM`
 //! (optional) is passed to capstan as `--parallelism`.
 
@@ -139,11 +139,7 @@ impl Bench {
         let client = rt.block_on(plane.client()).expect("client");
         let root =
             std::env::temp_dir().join(format!("capstan-bench-cluster-{}", std::process::id()));
-        let kubectl = std::env::var_os("CAPSTAN_BENCH_KUBECTL")
-            .map(PathBuf::from)
-            .expect(
-                "CAPSTAN_BENCH_KUBECTL must name kubectl 1.37.1; run `cargo xtask bench cluster`",
-            );
+        let kubectl = capstan_testenv::binaries::kubectl();
         Bench {
             capstan: PathBuf::from(env!("CARGO_BIN_EXE_capstan")),
             kubectl,

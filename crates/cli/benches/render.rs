@@ -5,7 +5,7 @@
 //! the `capstan render` command (a process per render, like kubectl) and `kubectl kustomize`.
 //! After the timings, peak memory (max RSS from GNU time) of one render by each command.
 //!
-//! Run with `cargo xtask bench render` (it installs the baseline); `CAPSTAN_BENCH_KUBECTL`
+//! Run with `cargo xtask bench render` (it installs the baseline); `CAPSTAN_KUBECTL`
 //! names the kubectl binary.
 
 use std::path::{Path, PathBuf};
@@ -190,16 +190,9 @@ fn peak_kib(program: &Path, case: &Case, capstan: bool) -> u64 {
         .unwrap_or(0)
 }
 
-fn kubectl() -> PathBuf {
-    // Another kubectl on PATH would be another kustomize; the baseline is pinned.
-    std::env::var_os("CAPSTAN_BENCH_KUBECTL")
-        .map(PathBuf::from)
-        .expect("CAPSTAN_BENCH_KUBECTL must name kubectl 1.37.1; run `cargo xtask bench render`")
-}
-
 fn bench(c: &mut Criterion) {
     let capstan = PathBuf::from(env!("CARGO_BIN_EXE_capstan"));
-    let kubectl = kubectl();
+    let kubectl = capstan_testenv::binaries::kubectl();
     let corpus = corpus();
     let overlay = generated_overlay();
 

@@ -35,17 +35,6 @@ spec:
     )
 }
 
-/// The baseline kubectl (1.37.1), installed by `cargo xtask test`.
-fn kubectl() -> std::path::PathBuf {
-    std::env::var_os("CAPSTAN_KUBECTL").map_or_else(
-        || {
-            let home = std::env::var_os("HOME").unwrap_or_default();
-            std::path::Path::new(&home).join(".cache/capstan/venv/bin/kubectl")
-        },
-        Into::into,
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the webhook must serve while capstan runs
 async fn admission_mutations_are_not_drift_and_a_real_change_is_the_only_line_reported()
 -> anyhow::Result<()> {
@@ -90,7 +79,7 @@ async fn admission_mutations_are_not_drift_and_a_real_change_is_the_only_line_re
             ),
         );
         let kubectl_dir = write_dir(&ctx, "kubectl", &[("deployment.yaml", &tracked)])?;
-        let kubectl = tokio::process::Command::new(kubectl())
+        let kubectl = tokio::process::Command::new(capstan_testenv::binaries::kubectl())
             .args([
                 "diff",
                 "--server-side",

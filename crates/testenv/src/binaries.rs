@@ -42,6 +42,23 @@ pub fn bin_dir() -> PathBuf {
         .join(format!("k8s-{}-kwok-{KWOK_VERSION}", kubernetes_version()))
 }
 
+/// Environment variable naming the reference kubectl (1.37.1) that tests and benchmarks compare
+/// with.
+pub const KUBECTL_ENV: &str = "CAPSTAN_KUBECTL";
+
+/// The reference kubectl: `$CAPSTAN_KUBECTL`, else where `cargo xtask test` and
+/// `cargo xtask bench` install it (`~/.cache/capstan/venv/bin/kubectl`). Never the kubectl on
+/// `PATH`, which may be another version (and another kustomize).
+pub fn kubectl() -> PathBuf {
+    std::env::var_os(KUBECTL_ENV).map_or_else(
+        || {
+            let home = std::env::var_os("HOME").unwrap_or_default();
+            Path::new(&home).join(".cache/capstan/venv/bin/kubectl")
+        },
+        PathBuf::from,
+    )
+}
+
 /// The path of one component's binary, or an error naming the component when it is missing.
 pub fn require(component: &'static str) -> Result<PathBuf, Error> {
     let path = bin_dir().join(component);
