@@ -9,7 +9,6 @@ use capstan_core::ignore::{self, IgnoreRule};
 use capstan_core::inventory::Inventory;
 use capstan_core::object::ObjectKey;
 use capstan_core::tracking::AppId;
-use futures::{StreamExt, TryStreamExt, stream};
 use kube::Client;
 use serde_json::Value;
 
@@ -17,7 +16,7 @@ use crate::discovery::Catalog;
 use crate::error::{ClusterError, is_not_found};
 use crate::prepare::{Prepared, located};
 use crate::prune::leaving;
-use crate::{live, ssa};
+use crate::{live, parallel, ssa};
 
 /// The body Capstan sends for `object`: the desired object, with fields that `rules` ignore
 /// kept at their live values (see `capstan_core::ignore::respect`).
@@ -62,16 +61,11 @@ pub async fn diff_all(
     rules: &[IgnoreRule],
     parallelism: usize,
 ) -> Result<Vec<ObjectDiff>, ClusterError> {
-    // The futures are made before they are streamed: a stream `map` over borrowed items makes
-    // the future not provably `Send` (rust-lang/rust#102211), and a controller spawns it.
     let diffs: Vec<_> = prepared
         .iter()
         .map(|object| diff_one(client, object, live.get(&object.key), rules))
         .collect();
-    stream::iter(diffs)
-        .buffered(parallelism.max(1))
-        .try_collect()
-        .await
+    parallel::try_run(diffs, parallelism).await
 }
 
 /// The diff of one object. An object that cannot be dry-run because it is missing and so is

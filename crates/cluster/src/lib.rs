@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod error;
 pub mod inventory_store;
 pub mod live;
+mod parallel;
 pub mod prepare;
 pub mod prune;
 pub mod ssa;

@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 
 use capstan_core::object::ObjectKey;
-use futures::{StreamExt, TryStreamExt, stream};
 use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::Value;
 
 use crate::discovery::Resource;
 use crate::error::{ClusterError, is_not_found};
+use crate::parallel;
 
 /// Above this many objects of one resource in one namespace, a LIST is cheaper than GETs.
 const LIST_THRESHOLD: usize = 8;
@@ -69,7 +69,6 @@ pub async fn fetch(
             }
         }
     }
-    // Futures made before streaming keep the whole future `Send` (see `compare::diff_all`).
     let gets: Vec<_> = single
         .into_iter()
         .flatten()
@@ -84,8 +83,7 @@ pub async fn fetch(
             }
         })
         .collect();
-    let gets = stream::iter(gets).buffer_unordered(parallelism.max(1));
-    let found: Vec<Option<(ObjectKey, Value)>> = gets.try_collect().await?;
+    let found = parallel::try_run(gets, parallelism).await?;
     live.extend(found.into_iter().flatten());
     Ok(live)
 }

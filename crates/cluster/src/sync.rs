@@ -16,7 +16,6 @@ use capstan_core::options::SyncOptions;
 use capstan_core::outcome::{Action, ObjectOutcome, SyncOutcome};
 use capstan_core::plan::{self, DISCOVERY_RANK, Desired, kind_rank};
 use capstan_core::tracking::AppId;
-use futures::{StreamExt, stream};
 use kube::Client;
 use serde_json::Value;
 
@@ -25,7 +24,7 @@ use crate::discovery::Catalog;
 use crate::error::{ClusterError, api_message};
 use crate::prepare::{Prepared, located, resolve_pending};
 use crate::prune::{Leaving, leaving};
-use crate::{live, ssa, wait};
+use crate::{live, parallel, ssa, wait};
 
 /// What to sync and how.
 #[derive(Debug, Clone)]
@@ -256,7 +255,6 @@ async fn apply_step(
         resolve_pending(prepared, catalog);
     }
     let prepared_ref: &[Prepared] = prepared;
-    // Futures made before streaming keep the whole future `Send` (see `compare::diff_all`).
     let applies: Vec<_> = step
         .iter()
         .map(|&i| {
@@ -264,10 +262,7 @@ async fn apply_step(
             apply_one(client, object, live.get(&object.key), request)
         })
         .collect();
-    let outcomes: Vec<ObjectOutcome> = stream::iter(applies)
-        .buffered(request.parallelism.max(1))
-        .collect()
-        .await;
+    let outcomes = parallel::run(applies, request.parallelism).await;
     let rank = step.first().map(|&i| kind_rank(&prepared[i].key));
     let mut established = Ok(());
     if rank.is_some_and(|r| r <= DISCOVERY_RANK)
