@@ -25,6 +25,8 @@ pub const SYNC_OPTIONS_ANNOTATION: &str = "capstan.dev/sync-options";
 /// Annotation on an Application requesting an immediate refresh; its value is a timestamp.
 pub const REFRESH_ANNOTATION: &str = "capstan.dev/refresh";
 
+mod inventory;
 mod status;
 
+pub use inventory::InventoryEntry;
 pub use status::{HealthStatus, SyncStatus};

@@ -4,9 +4,8 @@
 
 use std::process::ExitCode;
 
-use capstan_cluster::compare::differences;
+use capstan_cluster::compare::{Differences, differences};
 use capstan_cluster::inventory_store;
-use capstan_core::diff::ObjectDiff;
 
 use crate::target::{self, ClusterArgs as Args};
 
@@ -14,11 +13,17 @@ use crate::target::{self, ClusterArgs as Args};
 pub fn run(args: &Args) -> ExitCode {
     let result = target::runtime().and_then(|rt| rt.block_on(diff(args)));
     match result {
-        Ok(diffs) => {
-            for entry in &diffs {
+        Ok(found) => {
+            for entry in &found.diffs {
                 print!("{}", entry.diff);
             }
-            ExitCode::from(u8::from(!diffs.is_empty()))
+            for key in &found.unresolved {
+                eprintln!(
+                    "warning: {key} left the desired set but its kind is not served by the \
+                     cluster; it stays in the inventory"
+                );
+            }
+            ExitCode::from(u8::from(!found.diffs.is_empty()))
         }
         Err(err) => {
             eprintln!("Error: {err:#}");
@@ -28,8 +33,9 @@ pub fn run(args: &Args) -> ExitCode {
 }
 
 /// The differing objects: changed or missing desired objects, then owned objects of the
-/// application's inventory that would be pruned.
-async fn diff(args: &Args) -> anyhow::Result<Vec<ObjectDiff>> {
+/// application's inventory that would be pruned (also those a previous apply without
+/// `--prune` left behind).
+async fn diff(args: &Args) -> anyhow::Result<Differences> {
     let target = target::open(args).await?;
     let client = &target.client;
     let previous = inventory_store::load(client, &target.app, &target.namespace).await?;

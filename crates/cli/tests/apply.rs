@@ -5,15 +5,9 @@
 mod common;
 
 use capstan_testenv::{Tier, run};
-use common::{api, changed_lines, expect_exit, get, write_dir};
+use common::{api, changed_lines, config_map, expect_exit, get, write_dir};
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
-
-fn config_map(name: &str, value: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  key: \"{value}\"\n"
-    )
-}
 
 #[tokio::test]
 async fn a_change_by_another_field_manager_is_drift_and_apply_reverts_it() -> anyhow::Result<()> {
@@ -75,7 +69,26 @@ async fn prune_deletes_only_owned_objects_that_left_the_desired_set() -> anyhow:
             ],
         )?;
         expect_exit(&ctx, "apply", &all, &ns, &["--app-id", &app_a], 0).await?;
-        // Application b takes over `shared`: its tracking id now names b.
+        // `shared` leaves a (without prune, so it stays in a's inventory), is deleted by hand and
+        // created again by application b: its tracking id now names b.
+        let without_shared = write_dir(
+            &ctx,
+            "a2",
+            &[
+                ("keep.yaml", &config_map("keep", "1")),
+                ("gone.yaml", &config_map("gone", "1")),
+            ],
+        )?;
+        expect_exit(
+            &ctx,
+            "apply",
+            &without_shared,
+            &ns,
+            &["--app-id", &app_a],
+            0,
+        )
+        .await?;
+        cms.delete("shared", &Default::default()).await?;
         let shared = write_dir(&ctx, "b", &[("shared.yaml", &config_map("shared", "2"))])?;
         expect_exit(&ctx, "apply", &shared, &ns, &["--app-id", &app_b], 0).await?;
 
@@ -223,19 +236,20 @@ async fn an_immutable_field_change_fails_clearly_and_force_recreates_the_object(
                 "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {{app: {label}}}\n  template:\n    metadata:\n      labels: {{app: {label}}}\n    spec:\n      containers:\n      - {{name: web, image: nginx}}\n"
             )
         };
+        let app = format!("{ns}/web");
         let v1 = write_dir(&ctx, "v1", &[("d.yaml", &deployment("web"))])?;
-        expect_exit(&ctx, "apply", &v1, &ns, &[], 0).await?;
+        expect_exit(&ctx, "apply", &v1, &ns, &["--app-id", &app], 0).await?;
         let deployments = api(&ctx, &ns, "apps", "v1", "Deployment", "deployments");
         let uid = |obj: &serde_json::Value| obj["metadata"]["uid"].as_str().map(str::to_owned);
         let before = uid(&get(&deployments, "web").await?.expect("web exists"));
 
         let v2 = write_dir(&ctx, "v2", &[("d.yaml", &deployment("web-v2"))])?;
-        let (code, stdout, _) = common::show(&common::capstan(&ctx, "apply", &v2, &ns, &[]).await?);
+        let (code, stdout, _) = common::show(&common::capstan(&ctx, "apply", &v2, &ns, &["--app-id", &app]).await?);
         assert_eq!(code, 1, "{stdout}");
         assert!(stdout.contains("field is immutable") && stdout.contains("Force=true"), "{stdout}");
         assert_eq!(uid(&get(&deployments, "web").await?.expect("web kept")), before);
 
-        let force = ["--sync-option", "Force=true"];
+        let force = ["--app-id", &app, "--sync-option", "Force=true"];
         let out = expect_exit(&ctx, "apply", &v2, &ns, &force, 0).await?;
         assert!(out.contains("created: recreated"), "{out}");
         let after = get(&deployments, "web").await?.expect("web recreated");

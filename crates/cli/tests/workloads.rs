@@ -220,7 +220,8 @@ async fn a_wave_starts_only_when_the_previous_one_is_healthy() -> anyhow::Result
             ("web.yaml", &deployment("web", "", "")),
             ("later.yaml", &later("after-web")),
         ])?;
-        let out = expect_exit(&ctx, "apply", &dir, &ns, &[], 0).await?;
+        let app = format!("{ns}/waves");
+        let out = expect_exit(&ctx, "apply", &dir, &ns, &["--app-id", &app], 0).await?;
         let order: Vec<&str> = out.lines().collect();
         assert!(order.last().is_some_and(|l| l.contains("after-web")), "{out}");
         let deployments = api(&ctx, &ns, "apps", "v1", "Deployment", "deployments");
@@ -238,7 +239,7 @@ async fn a_wave_starts_only_when_the_previous_one_is_healthy() -> anyhow::Result
             ("later.yaml", &later("after-stuck")),
         ])?;
         let (code, stdout, stderr) =
-            show(&capstan(&ctx, "apply", &blocked, &ns, &["--wave-timeout", "3s"]).await?);
+            show(&capstan(&ctx, "apply", &blocked, &ns, &["--app-id", &app, "--wave-timeout", "3s"]).await?);
         assert_eq!(code, 1, "{stdout}{stderr}");
         assert!(stderr.contains("wave 0 is not healthy") && stderr.contains("stuck"), "{stderr}");
         let cms = api(&ctx, &ns, "", "v1", "ConfigMap", "configmaps");

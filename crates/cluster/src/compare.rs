@@ -2,7 +2,7 @@
 //! parallelism) against its live object, plus what a prune would delete. The pure comparison is
 //! `capstan_core::diff`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use capstan_core::diff::{ObjectDiff, compare, pruned};
 use capstan_core::ignore::{self, IgnoreRule};
@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::discovery::Catalog;
 use crate::error::{ClusterError, is_not_found};
 use crate::prepare::{Prepared, located};
-use crate::prune::leaving;
+use crate::prune::departed;
 use crate::{live, parallel, ssa};
 
 /// The body Capstan sends for `object`: the desired object, with fields that `rules` ignore
@@ -28,10 +28,21 @@ pub fn body(object: &Prepared, live: Option<&Value>, rules: &[IgnoreRule]) -> Va
     body
 }
 
+/// What differs between an application's desired objects and the cluster.
+#[derive(Debug, Clone, Default)]
+pub struct Differences {
+    /// Changed or missing desired objects (dry-run diffs), then the owned objects that left the
+    /// desired set and a prune would delete.
+    pub diffs: Vec<ObjectDiff>,
+    /// Inventory entries that left the desired set but whose kind the cluster does not serve:
+    /// they cannot be compared, and stay in the inventory.
+    pub unresolved: Vec<ObjectKey>,
+}
+
 /// What differs between an application's desired objects and the cluster: changed or missing
-/// objects (dry-run diffs), then the owned objects of `previous` that a prune would delete. An
-/// empty desired set shows nothing to prune, as a sync without `allow_empty` would prune
-/// nothing.
+/// objects (dry-run diffs), then the owned objects of `previous` that a prune would delete —
+/// whether or not the last sync pruned. An empty desired set shows nothing to prune, as a sync
+/// without `allow_empty` would prune nothing.
 pub async fn differences(
     client: &Client,
     catalog: &Catalog,
@@ -40,17 +51,23 @@ pub async fn differences(
     app: &AppId,
     rules: &[IgnoreRule],
     parallelism: usize,
-) -> Result<Vec<ObjectDiff>, ClusterError> {
+) -> Result<Differences, ClusterError> {
     let live = live::fetch(client, &located(prepared), parallelism).await?;
     let mut diffs = diff_all(client, prepared, &live, rules, parallelism).await?;
     diffs.retain(|d| d.state.is_difference());
-    let keys = prepared.iter().map(|p| p.key.clone()).collect();
-    match leaving(client, catalog, app, previous, &keys, false, parallelism).await {
-        Ok(gone) => diffs.extend(gone.iter().map(|l| pruned(&l.key, &l.live))),
-        Err(ClusterError::PruneRefused(_)) => {}
-        Err(err) => return Err(err),
+    let keys: BTreeSet<ObjectKey> = prepared.iter().map(|p| p.key.clone()).collect();
+    if keys.is_empty() {
+        return Ok(Differences {
+            diffs,
+            unresolved: Vec::new(),
+        });
     }
-    Ok(diffs)
+    let gone = departed(client, catalog, app, previous, &keys, parallelism).await?;
+    diffs.extend(gone.owned.iter().map(|l| pruned(&l.key, &l.live)));
+    Ok(Differences {
+        diffs,
+        unresolved: gone.unresolved,
+    })
 }
 
 /// The diff of every prepared object against `live`, in the order of `prepared`.

@@ -1,10 +1,11 @@
 //! Where `capstan apply --prune` keeps an application's inventory between runs when there is no
 //! Application object: a ConfigMap `capstan-inventory.<app-namespace>.<app-name>` in the
-//! destination namespace (which the apply itself may have created), key `objects`, one entry per
-//! line. The controller keeps the same entries in the Application's status instead.
+//! destination namespace (which the apply itself may have created), key `entries`: a JSON array
+//! of structured entries, so every valid name round-trips. The controller keeps the same entries
+//! in the Application's status instead.
 
-use capstan_api::FIELD_MANAGER;
-use capstan_core::inventory::Inventory;
+use capstan_api::{FIELD_MANAGER, InventoryEntry};
+use capstan_core::inventory::{Inventory, InventoryError};
 use capstan_core::tracking::AppId;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Client;
@@ -14,7 +15,12 @@ use serde_json::json;
 use crate::error::{ClusterError, api_message, is_not_found};
 
 /// The data key holding the entries.
-const KEY: &str = "objects";
+const KEY: &str = "entries";
+
+/// The key of the first releases, one `<group>_<version>_<kind>_<namespace>_<name>` line per
+/// object: read when `entries` is absent (names with `_` could not be stored there), never
+/// written; the next save replaces it.
+const LEGACY_KEY: &str = "objects";
 
 /// The name of the ConfigMap holding `app`'s inventory.
 pub fn name(app: &AppId) -> String {
@@ -41,11 +47,33 @@ pub async fn load(
         Err(err) if is_not_found(&err) => return Ok(Inventory::default()),
         Err(err) => return Err(error(api_message(&err))),
     };
-    let text = stored
-        .data
-        .and_then(|mut d| d.remove(KEY))
-        .unwrap_or_default();
-    Inventory::parse(text.lines()).map_err(|e| error(e.to_string()))
+    let mut data = stored.data.unwrap_or_default();
+    let parsed = match (data.remove(KEY), data.remove(LEGACY_KEY)) {
+        (Some(text), _) => Inventory::parse(&text),
+        (None, Some(lines)) => legacy(&lines),
+        (None, None) => Ok(Inventory::default()),
+    };
+    parsed.map_err(|e| error(e.to_string()))
+}
+
+/// Reads the first releases' line format.
+fn legacy(lines: &str) -> Result<Inventory, InventoryError> {
+    let entries = lines
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|line| match line.split('_').collect::<Vec<_>>()[..] {
+            [group, version, kind, namespace, name] => Ok(InventoryEntry {
+                group: group.to_owned(),
+                version: version.to_owned(),
+                kind: kind.to_owned(),
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+            }),
+            _ => Err(InventoryError::Malformed(format!("entry {line:?}"))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Inventory::from_entries(entries)
 }
 
 /// Stores `app`'s inventory in `namespace`.
@@ -64,7 +92,7 @@ pub async fn save(
             "namespace": namespace,
             "labels": {"app.kubernetes.io/managed-by": "capstan"},
         },
-        "data": {KEY: inventory.to_lines().join("\n")},
+        "data": {KEY: inventory.to_stored()},
     });
     Api::<ConfigMap>::namespaced(client.clone(), namespace)
         .patch(
@@ -79,4 +107,20 @@ pub async fn save(
             name: format!("{namespace}/{name}"),
             source: api_message(&source).into(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_releases_line_format_is_still_read() {
+        let inventory = legacy("apps_v1_Deployment_prod_web\n_v1_Namespace__prod\n").unwrap();
+        let names: Vec<String> = inventory.entries().into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["prod", "web"]);
+        assert!(matches!(
+            legacy("apps_v1_Deployment_web"),
+            Err(InventoryError::Malformed(_))
+        ));
+    }
 }

@@ -4,6 +4,7 @@
 //! The decisions are made in `capstan-core` (pure); this crate only performs them.
 
 pub mod compare;
+pub mod delete;
 pub mod discovery;
 pub mod error;
 pub mod inventory_store;

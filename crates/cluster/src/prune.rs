@@ -1,7 +1,9 @@
-//! Finds the objects a sync may prune: entries of the previous inventory that left the desired
-//! set, that still exist, and whose tracking id names this application and this very object.
-//! Anything else — another application's object of the same name, an object whose annotation
-//! was removed — is never deleted.
+//! What became of the objects of the previous inventory that left the desired set: those that
+//! still exist and whose tracking id names this application and this very object may be pruned
+//! (and are reported as requiring prune until they are); those that are gone, or whose tracking
+//! id names something else, are forgotten — another application's object of the same name, or an
+//! object whose annotation was removed, is never deleted; entries whose kind the cluster no
+//! longer serves are kept, with a warning.
 
 use std::collections::BTreeSet;
 
@@ -26,45 +28,57 @@ pub struct Leaving {
     pub live: Value,
 }
 
-/// The live objects of `previous` that are no longer in `desired` and that `app` owns. Refuses
-/// (deleting nothing) when the desired set is empty, unless `allow_empty`.
-pub async fn leaving(
+/// The objects of the previous inventory that left the desired set, by what can be done.
+#[derive(Debug, Clone, Default)]
+pub struct Departed {
+    /// Live and owned: pruned by a sync that prunes, reported as requiring prune otherwise.
+    pub owned: Vec<Leaving>,
+    /// Gone, or no longer owned by the application: dropped from the next inventory.
+    pub forgotten: BTreeSet<ObjectKey>,
+    /// Their kind is not served by the cluster: kept in the inventory, with a warning.
+    pub unresolved: Vec<ObjectKey>,
+}
+
+/// Sorts the objects of `previous` that are no longer in `desired` (see [`Departed`]).
+pub async fn departed(
     client: &Client,
     catalog: &Catalog,
     app: &AppId,
     previous: &Inventory,
     desired: &BTreeSet<ObjectKey>,
-    allow_empty: bool,
     parallelism: usize,
-) -> Result<Vec<Leaving>, ClusterError> {
-    let candidates = previous
-        .prune_candidates(desired, allow_empty)
-        .map_err(ClusterError::PruneRefused)?;
-    let wanted: Vec<(ObjectKey, Resource)> = candidates
-        .into_iter()
-        .filter_map(|(key, version)| {
-            let api_version = match key.group.as_str() {
-                "" => version,
-                group => format!("{group}/{version}"),
-            };
-            let resource = catalog.resolve(&api_version, &key.kind)?;
-            Some((key, resource))
-        })
-        .collect();
-    let mut found = live::fetch(client, &wanted, parallelism).await?;
-    Ok(wanted
-        .into_iter()
-        .filter_map(|(key, resource)| {
-            let live = found.remove(&key)?;
-            if !app.owns(&live, &key) {
-                tracing::info!(object = %key, "not pruned: its tracking id names another owner");
-                return None;
+) -> Result<Departed, ClusterError> {
+    let mut out = Departed::default();
+    let mut wanted: Vec<(ObjectKey, Resource)> = Vec::new();
+    for (key, version) in previous.departed(desired) {
+        let api_version = match key.group.as_str() {
+            "" => version,
+            group => format!("{group}/{version}"),
+        };
+        match catalog.resolve(&api_version, &key.kind) {
+            Some(resource) => wanted.push((key, resource)),
+            None => {
+                tracing::warn!(object = %key, %api_version, "kept in the inventory: its kind is not served by the cluster");
+                out.unresolved.push(key);
             }
-            Some(Leaving {
+        }
+    }
+    let mut found = live::fetch(client, &wanted, parallelism).await?;
+    for (key, resource) in wanted {
+        match found.remove(&key) {
+            Some(live) if app.owns(&live, &key) => out.owned.push(Leaving {
                 key,
                 resource,
                 live,
-            })
-        })
-        .collect())
+            }),
+            Some(_) => {
+                tracing::info!(object = %key, "forgotten, not pruned: its tracking id names another owner");
+                out.forgotten.insert(key);
+            }
+            None => {
+                out.forgotten.insert(key);
+            }
+        }
+    }
+    Ok(out)
 }

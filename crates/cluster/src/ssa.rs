@@ -1,23 +1,23 @@
 //! Server-side apply with the single field manager `capstan`, forced (Capstan takes over fields
 //! other managers — `kubectl edit`, say — changed, so drift is reverted), for real or as a
-//! dry-run; replace and delete-and-recreate for the `Replace` and `Force` options.
+//! dry-run; replace and delete-and-recreate for the `Replace` and `Force` options (the delete
+//! through `delete::delete_owned`, so only the application's own objects are ever recreated).
 
 use std::time::Duration;
 
 use capstan_api::FIELD_MANAGER;
 use capstan_core::object::str_at;
 use capstan_core::outcome::Action;
+use capstan_core::tracking::AppId;
 use kube::Client;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::Value;
 
+use crate::delete::{Deleted, delete_owned};
 use crate::discovery::Resource;
-use crate::error::{api_message, is_not_found};
+use crate::error::api_message;
 use crate::live::{api, to_value};
 use crate::prepare::Prepared;
-
-/// How long a delete-and-recreate waits for the old object to go.
-const RECREATE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The parameters of every Capstan apply.
 pub fn params(dry_run: bool) -> PatchParams {
@@ -40,13 +40,26 @@ pub async fn dry_run(
     Ok(to_value(applied, resource))
 }
 
-/// Applies `body` for `object` over `live`; returns what happened and a message.
+/// How an apply is made: for which application, and how long a delete-and-recreate may wait
+/// for the old object to go.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyContext<'a> {
+    /// The application applying; only its own objects are ever deleted for a recreate.
+    pub app: &'a AppId,
+    /// How long a recreate waits for the deleted object to disappear before it fails.
+    pub recreate_timeout: Duration,
+}
+
+/// Applies `body` for `object` over `live`; returns what happened and a message. With `Force`
+/// or `Replace`, an immutable-field refusal deletes and recreates the object — only when this
+/// application owns it.
 pub async fn apply(
     client: &Client,
     object: &Prepared,
     resource: &Resource,
     body: &Value,
     live: Option<&Value>,
+    ctx: ApplyContext<'_>,
 ) -> (Action, String) {
     let objects = api(client, resource, &object.key.namespace);
     let name = &object.key.name;
@@ -63,18 +76,12 @@ pub async fn apply(
             String::new(),
         ),
         Err(err) if is_immutable(&err) && (object.options.force || object.options.replace) => {
-            let uid = live
-                .and_then(|l| str_at(l, &["metadata", "uid"]))
-                .unwrap_or_default();
-            match recreate(&objects, name, body, uid).await {
+            match recreate(&objects, object, body, live, ctx).await {
                 Ok(()) => (
                     Action::Created,
                     "recreated: an immutable field changed".into(),
                 ),
-                Err(err) => (
-                    Action::Failed,
-                    format!("recreate failed: {}", api_message(&err)),
-                ),
+                Err(why) => (Action::Failed, format!("recreate failed: {why}")),
             }
         }
         Err(err) if is_immutable(&err) => (
@@ -103,34 +110,6 @@ pub async fn create_namespace(client: &Client, name: &str) -> Result<(), kube::E
         .patch(name, &params(false), &Patch::Apply(&body))
         .await
         .map(|_| ())
-}
-
-/// Deletes an object (background propagation). Already gone counts as done.
-pub async fn delete(
-    client: &Client,
-    resource: &Resource,
-    namespace: &str,
-    name: &str,
-) -> Result<(), kube::Error> {
-    delete_from(&api(client, resource, namespace), name).await
-}
-
-/// Deletes `name` with background propagation: the object goes at once and the garbage
-/// collector removes its dependents (a foreground delete would leave the object in place until
-/// the collector is done). Already gone counts as done.
-async fn delete_from(
-    objects: &kube::Api<kube::api::DynamicObject>,
-    name: &str,
-) -> Result<(), kube::Error> {
-    let params = DeleteParams {
-        propagation_policy: Some(PropagationPolicy::Background),
-        ..DeleteParams::default()
-    };
-    match objects.delete(name, &params).await {
-        Ok(_) => Ok(()),
-        Err(err) if is_not_found(&err) => Ok(()),
-        Err(err) => Err(err),
-    }
 }
 
 /// Created when there was no live object, unchanged when the resourceVersion did not move.
@@ -166,24 +145,44 @@ async fn replace(
     }
 }
 
-/// Deletes the object, waits until it is gone, and applies `body` again.
+/// Deletes the object if the application owns it, waits until it is gone, and applies `body`
+/// again. A delete that does not finish in time (a finalizer holding the object, say) fails
+/// instead of applying onto the terminating object.
 async fn recreate(
     objects: &kube::Api<kube::api::DynamicObject>,
-    name: &str,
+    object: &Prepared,
     body: &Value,
-    uid: &str,
-) -> Result<(), kube::Error> {
-    delete_from(objects, name).await?;
-    let gone = kube::runtime::wait::await_condition(
-        objects.clone(),
-        name,
-        kube::runtime::wait::conditions::is_deleted(uid),
-    );
-    let _ = tokio::time::timeout(RECREATE_TIMEOUT, gone).await;
+    live: Option<&Value>,
+    ctx: ApplyContext<'_>,
+) -> Result<(), String> {
+    let key = &object.key;
+    let live = live.ok_or_else(|| format!("{key} was not read before the apply"))?;
+    let deleted = delete_owned(objects, ctx.app, key, live)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Deleted::Deleted { uid } = deleted {
+        let gone = kube::runtime::wait::await_condition(
+            objects.clone(),
+            &key.name,
+            kube::runtime::wait::conditions::is_deleted(&uid),
+        );
+        match tokio::time::timeout(ctx.recreate_timeout, gone).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => return Err(format!("waiting for {key} to be deleted: {err}")),
+            Err(_) => {
+                return Err(format!(
+                    "{key} was deleted but is still there after {:?} (a finalizer may hold it); \
+                     not recreated",
+                    ctx.recreate_timeout
+                ));
+            }
+        }
+    }
     objects
-        .patch(name, &params(false), &Patch::Apply(body))
+        .patch(&key.name, &params(false), &Patch::Apply(body))
         .await
         .map(|_| ())
+        .map_err(|e| api_message(&e))
 }
 
 /// Whether the API server refused a change to an immutable field.

@@ -3,7 +3,9 @@
 //!
 //! Guarantees: nothing is pruned when an apply failed, when a wave did not become healthy, or
 //! when the desired set is empty (unless allowed); only owned objects of the previous inventory
-//! are ever deleted; a dry run changes nothing.
+//! are ever deleted (through `delete::delete_owned`); an object another application owns is
+//! never applied over; the next inventory forgets no object that may still need pruning; a dry
+//! run changes nothing.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -20,10 +22,11 @@ use kube::Client;
 use serde_json::Value;
 
 use crate::compare::{body, diff_all};
+use crate::delete::{DeleteError, delete_owned};
 use crate::discovery::Catalog;
 use crate::error::{ClusterError, api_message};
 use crate::prepare::{Prepared, located, resolve_pending};
-use crate::prune::{Leaving, leaving};
+use crate::prune::{self, Departed, Leaving};
 use crate::{live, parallel, ssa, wait};
 
 /// What to sync and how.
@@ -45,7 +48,8 @@ pub struct SyncRequest {
     pub dry_run: bool,
     /// How many objects are applied (or read, or dry-run) at once.
     pub parallelism: usize,
-    /// How long a wave may take to become healthy before the sync stops.
+    /// How long a wave may take to become healthy before the sync stops (and how long a
+    /// delete-and-recreate waits for the old object to go).
     pub wave_timeout: Duration,
 }
 
@@ -62,26 +66,31 @@ pub async fn sync(
     let parallelism = request.parallelism.max(1);
     let live = live::fetch(client, &located(&prepared), parallelism).await?;
     let states = states(client, &prepared, &live, request).await?;
-    let owned = owned_leaving(client, catalog, &prepared, previous, request).await?;
-    let leaving = planned_leaving(&owned, request)?;
-    let plan = plan::plan(&desired(&prepared, &states), &leaving);
+    let departed = departed_objects(client, catalog, &prepared, previous, request).await?;
+    let owned: &[Leaving] = if request.prune { &departed.owned } else { &[] };
+    let plan = plan::plan(
+        &desired(&prepared, &states),
+        &planned_leaving(owned, request)?,
+    );
     let mut outcome = SyncOutcome::default();
-    for &i in &plan.prune_skipped {
-        outcome.objects.push(note(
-            &owned[i].key,
-            Action::PruneSkipped,
-            "sync option Prune=false",
-        ));
-    }
-    for &i in &plan.skipped {
-        outcome.objects.push(note(
-            &prepared[i].key,
-            Action::Unchanged,
-            "in sync, not applied",
-        ));
-    }
+    report_kept(
+        &plan,
+        &prepared,
+        owned,
+        &departed,
+        request.prune,
+        &mut outcome,
+    );
     if request.dry_run {
-        report_dry_run(&plan, &prepared, &states, &owned, &mut outcome);
+        report_dry_run(
+            &plan,
+            &prepared,
+            &states,
+            &live,
+            owned,
+            request,
+            &mut outcome,
+        );
         return Ok((outcome, previous.clone()));
     }
     if request.options.create_namespace
@@ -94,6 +103,7 @@ pub async fn sync(
         ));
         return Ok((outcome, previous.clone()));
     }
+    let app = &request.app;
     let last = plan.waves.len().saturating_sub(1);
     for (n, wave) in plan.waves.iter().enumerate() {
         for step in &wave.apply {
@@ -106,29 +116,28 @@ pub async fn sync(
                 outcome.stopped = Some(format!("wave {}: {why}", wave.wave));
             }
             if outcome.stopped.is_some() {
-                return Ok((outcome, merged(previous, &prepared)));
+                return Ok(next(previous, &prepared, &departed, outcome));
             }
         }
-        prune_all(client, wave.prune.iter().map(|&i| &owned[i]), &mut outcome).await;
+        prune_all(
+            client,
+            app,
+            wave.prune.iter().map(|&i| &owned[i]),
+            &mut outcome,
+        )
+        .await;
         if n < last || !plan.prune_last.is_empty() {
             let objects = located(wave.apply.iter().flatten().map(|&i| &prepared[i]));
             let timeout = request.wave_timeout;
             if let Err(why) = wait::healthy(client, &objects, timeout, parallelism).await {
                 outcome.stopped = Some(format!("wave {} is not healthy: {why}", wave.wave));
-                return Ok((outcome, merged(previous, &prepared)));
+                return Ok(next(previous, &prepared, &departed, outcome));
             }
         }
     }
-    prune_all(
-        client,
-        plan.prune_last.iter().map(|&i| &owned[i]),
-        &mut outcome,
-    )
-    .await;
-    Ok((
-        outcome.clone(),
-        next_inventory(&prepared, &owned, &plan, &outcome),
-    ))
+    let last_pruned = plan.prune_last.iter().map(|&i| &owned[i]);
+    prune_all(client, app, last_pruned, &mut outcome).await;
+    Ok(next(previous, &prepared, &departed, outcome))
 }
 
 /// How each object compares with the cluster; only computed (by dry-run) when a dry run or
@@ -147,20 +156,23 @@ async fn states(
     }
 }
 
-/// The owned objects that left the desired set (none when pruning is off).
-async fn owned_leaving(
+/// What became of the objects that left the desired set. When pruning, an empty desired set is
+/// refused first (unless allowed), before anything is read or deleted.
+async fn departed_objects(
     client: &Client,
     catalog: &Catalog,
     prepared: &[Prepared],
     previous: &Inventory,
     request: &SyncRequest,
-) -> Result<Vec<Leaving>, ClusterError> {
-    if !request.prune {
-        return Ok(Vec::new());
-    }
+) -> Result<Departed, ClusterError> {
     let keys: BTreeSet<ObjectKey> = prepared.iter().map(|p| p.key.clone()).collect();
-    let (app, allow_empty, n) = (&request.app, request.allow_empty, request.parallelism);
-    leaving(client, catalog, app, previous, &keys, allow_empty, n).await
+    if request.prune {
+        previous
+            .guard_empty(&keys, request.allow_empty)
+            .map_err(ClusterError::PruneRefused)?;
+    }
+    let (app, n) = (&request.app, request.parallelism);
+    prune::departed(client, catalog, app, previous, &keys, n).await
 }
 
 fn desired(prepared: &[Prepared], states: &[DiffState]) -> Vec<Desired> {
@@ -205,24 +217,65 @@ fn note(key: &ObjectKey, action: Action, message: &str) -> ObjectOutcome {
     }
 }
 
+/// The objects a sync keeps although they left the desired set — `Prune=false`, not pruning,
+/// kind not served — and the desired objects skipped as in sync.
+fn report_kept(
+    plan: &plan::Plan,
+    prepared: &[Prepared],
+    owned: &[Leaving],
+    departed: &Departed,
+    prune: bool,
+    outcome: &mut SyncOutcome,
+) {
+    for &i in &plan.prune_skipped {
+        let key = &owned[i].key;
+        outcome
+            .objects
+            .push(note(key, Action::PruneSkipped, "sync option Prune=false"));
+    }
+    if !prune {
+        for leaving in &departed.owned {
+            let why = "it left the desired set; this sync does not prune";
+            outcome
+                .objects
+                .push(note(&leaving.key, Action::PruneRequired, why));
+        }
+    }
+    for key in &departed.unresolved {
+        let why = "its kind is not served by the cluster; kept in the inventory";
+        outcome.objects.push(note(key, Action::PruneSkipped, why));
+    }
+    for &i in &plan.skipped {
+        let key = &prepared[i].key;
+        outcome
+            .objects
+            .push(note(key, Action::Unchanged, "in sync, not applied"));
+    }
+}
+
 /// What a real sync would do, from the dry-run comparison.
 fn report_dry_run(
     plan: &plan::Plan,
     prepared: &[Prepared],
     states: &[DiffState],
+    live: &HashMap<ObjectKey, Value>,
     owned: &[Leaving],
+    request: &SyncRequest,
     outcome: &mut SyncOutcome,
 ) {
     for wave in &plan.waves {
         for &i in wave.apply.iter().flatten() {
-            let action = match states[i] {
-                DiffState::Missing => Action::Created,
-                DiffState::Modified => Action::Configured,
-                DiffState::Unchanged | DiffState::Prune => Action::Unchanged,
+            let key = &prepared[i].key;
+            let conflict = live.get(key).and_then(|l| conflict(request, l));
+            let (action, message) = match (conflict, states[i]) {
+                (Some(why), _) => (Action::Failed, format!("{why} (dry run)")),
+                (None, DiffState::Missing) => (Action::Created, "dry run".to_owned()),
+                (None, DiffState::Modified) => (Action::Configured, "dry run".to_owned()),
+                (None, DiffState::Unchanged | DiffState::Prune) => {
+                    (Action::Unchanged, "dry run".to_owned())
+                }
             };
-            outcome
-                .objects
-                .push(note(&prepared[i].key, action, "dry run"));
+            outcome.objects.push(note(key, action, &message));
         }
         for &i in &wave.prune {
             outcome
@@ -235,6 +288,11 @@ fn report_dry_run(
             .objects
             .push(note(&owned[i].key, Action::Pruned, "dry run"));
     }
+}
+
+/// Why `live` must not be applied over for `request.app`: it belongs to another application.
+fn conflict(request: &SyncRequest, live: &Value) -> Option<String> {
+    request.app.owner_of(live).conflict(&request.app)
 }
 
 /// Applies the objects of one step in parallel (in plan order as far as parallelism allows).
@@ -288,64 +346,58 @@ async fn apply_one(
             "its kind is not served by the cluster",
         );
     };
+    if let Some(why) = live.and_then(|l| conflict(request, l)) {
+        return note(&object.key, Action::Failed, &why);
+    }
     let body = body(object, live, &request.ignore);
-    let (action, message) = ssa::apply(client, object, resource, &body, live).await;
+    let ctx = ssa::ApplyContext {
+        app: &request.app,
+        recreate_timeout: request.wave_timeout,
+    };
+    let (action, message) = ssa::apply(client, object, resource, &body, live, ctx).await;
     note(&object.key, action, &message)
 }
 
-/// Deletes `objects` one by one, in order.
+/// Deletes `objects` one by one, in order, each only if the application still owns it.
 async fn prune_all<'a>(
     client: &Client,
+    app: &AppId,
     objects: impl Iterator<Item = &'a Leaving>,
     outcome: &mut SyncOutcome,
 ) {
     for object in objects {
         let (key, resource) = (&object.key, &object.resource);
-        let result = ssa::delete(client, resource, &key.namespace, &key.name).await;
-        outcome.objects.push(match result {
-            Ok(()) => note(key, Action::Pruned, ""),
-            Err(err) => note(
-                key,
-                Action::Failed,
-                &format!("prune failed: {}", api_message(&err)),
-            ),
-        });
+        let api = live::api(client, resource, &key.namespace);
+        outcome
+            .objects
+            .push(match delete_owned(&api, app, key, &object.live).await {
+                Ok(_) => note(key, Action::Pruned, ""),
+                Err(err @ DeleteError::NotOwned { .. }) => {
+                    note(key, Action::PruneSkipped, &err.to_string())
+                }
+                Err(err) => note(key, Action::Failed, &format!("prune failed: {err}")),
+            });
     }
 }
 
-/// After a sync that stopped: everything of before plus everything desired, so that nothing
-/// is forgotten (and a later sync can still prune it).
-fn merged(previous: &Inventory, prepared: &[Prepared]) -> Inventory {
-    Inventory::new(
-        previous
-            .iter()
-            .map(|(k, v)| (k.clone(), v.to_owned()))
-            .chain(versions(prepared)),
-    )
-}
-
-/// After a complete sync: the desired objects, plus owned objects that were kept
-/// (`Prune=false`) or could not be deleted.
-fn next_inventory(
+/// The outcome, and the inventory to keep: every desired object, plus every object of
+/// `previous` that left the desired set and was neither pruned, nor found gone, nor found owned
+/// by something else — also after a sync that stopped, so that nothing is forgotten and a later
+/// sync can still prune it.
+fn next(
+    previous: &Inventory,
     prepared: &[Prepared],
-    owned: &[Leaving],
-    plan: &plan::Plan,
-    outcome: &SyncOutcome,
-) -> Inventory {
-    let failed: BTreeSet<&ObjectKey> = outcome
+    departed: &Departed,
+    outcome: SyncOutcome,
+) -> (SyncOutcome, Inventory) {
+    let mut forgotten = departed.forgotten.clone();
+    let pruned = outcome
         .objects
         .iter()
-        .filter(|o| o.action == Action::Failed)
-        .map(|o| &o.key)
-        .collect();
-    let kept = owned
-        .iter()
-        .enumerate()
-        .filter(|(i, l)| plan.prune_skipped.contains(i) || failed.contains(&l.key));
-    Inventory::new(
-        versions(prepared)
-            .chain(kept.map(|(_, l)| (l.key.clone(), l.resource.api.version.clone()))),
-    )
+        .filter(|o| o.action == Action::Pruned);
+    forgotten.extend(pruned.map(|o| o.key.clone()));
+    let inventory = previous.carry_over(versions(prepared), &forgotten);
+    (outcome, inventory)
 }
 
 fn versions(prepared: &[Prepared]) -> impl Iterator<Item = (ObjectKey, String)> + '_ {

@@ -1,18 +1,26 @@
-//! The inventory: which objects an Application applied last time, and from it the prune set.
+//! The inventory: which objects an Application applied and has not yet seen pruned or gone, and
+//! from it what left the desired set.
 //!
-//! Entries are written `<group>_<version>_<kind>_<namespace>_<name>` (Flux's layout plus the
-//! version needed to address the object); `_` cannot occur in any of those parts.
+//! Entries are structured ([`InventoryEntry`]), stored as a JSON array, so that every valid
+//! identity round-trips. An object that left the desired set stays in the inventory until it is
+//! pruned, found gone, or found owned by something else; one whose kind the cluster no longer
+//! serves stays too. The inventory never forgets an object it may still have to prune.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use capstan_api::InventoryEntry;
 
 use crate::object::ObjectKey;
 
 /// Why an inventory could not be read or a prune set could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InventoryError {
-    /// A stored entry is not `<group>_<version>_<kind>_<namespace>_<name>`.
-    #[error("malformed inventory entry {0:?}")]
+    /// The stored form is not a list of entries.
+    #[error("malformed inventory: {0}")]
     Malformed(String),
+    /// An entry lacks its version, kind or name.
+    #[error("malformed inventory entry {0:?}: version, kind and name are required")]
+    Incomplete(String),
     /// The desired set is empty and emptying the application was not allowed.
     #[error(
         "refusing to prune all {0} objects of the application: the desired set is empty \
@@ -35,41 +43,55 @@ impl Inventory {
         }
     }
 
-    /// Reads stored entries.
-    pub fn parse<'a>(
-        lines: impl IntoIterator<Item = &'a str>,
+    /// An inventory of structured entries; each needs a version, a kind and a name.
+    pub fn from_entries(
+        entries: impl IntoIterator<Item = InventoryEntry>,
     ) -> Result<Inventory, InventoryError> {
-        let mut entries = BTreeMap::new();
-        for line in lines.into_iter().map(str::trim).filter(|l| !l.is_empty()) {
-            let parts: Vec<&str> = line.split('_').collect();
-            let [group, version, kind, namespace, name] = parts[..] else {
-                return Err(InventoryError::Malformed(line.to_owned()));
-            };
-            if version.is_empty() || kind.is_empty() || name.is_empty() {
-                return Err(InventoryError::Malformed(line.to_owned()));
+        let mut out = BTreeMap::new();
+        for entry in entries {
+            if entry.version.is_empty() || entry.kind.is_empty() || entry.name.is_empty() {
+                return Err(InventoryError::Incomplete(format!("{entry:?}")));
             }
             let key = ObjectKey {
-                group: group.to_owned(),
-                kind: kind.to_owned(),
-                namespace: namespace.to_owned(),
-                name: name.to_owned(),
+                group: entry.group,
+                kind: entry.kind,
+                namespace: entry.namespace,
+                name: entry.name,
             };
-            entries.insert(key, version.to_owned());
+            out.insert(key, entry.version);
         }
-        Ok(Inventory { entries })
+        Ok(Inventory { entries: out })
     }
 
-    /// The stored form, one entry per line, sorted.
-    pub fn to_lines(&self) -> Vec<String> {
+    /// The structured entries, sorted by key.
+    pub fn entries(&self) -> Vec<InventoryEntry> {
         self.entries
             .iter()
-            .map(|(k, version)| {
-                format!(
-                    "{}_{}_{}_{}_{}",
-                    k.group, version, k.kind, k.namespace, k.name
-                )
+            .map(|(k, version)| InventoryEntry {
+                group: k.group.clone(),
+                version: version.clone(),
+                kind: k.kind.clone(),
+                namespace: k.namespace.clone(),
+                name: k.name.clone(),
             })
             .collect()
+    }
+
+    /// Reads the stored form: a JSON array of entries.
+    pub fn parse(stored: &str) -> Result<Inventory, InventoryError> {
+        let entries: Vec<InventoryEntry> =
+            serde_json::from_str(stored).map_err(|e| InventoryError::Malformed(e.to_string()))?;
+        Inventory::from_entries(entries)
+    }
+
+    /// The stored form: a JSON array of entries, sorted, one per line.
+    pub fn to_stored(&self) -> String {
+        let lines: Vec<String> = self
+            .entries()
+            .iter()
+            .filter_map(|e| serde_json::to_string(e).ok())
+            .collect();
+        format!("[{}]", lines.join(",\n"))
     }
 
     /// The entries, sorted by key.
@@ -87,28 +109,50 @@ impl Inventory {
         self.entries.is_empty()
     }
 
-    /// The objects of this (previous) inventory that are no longer desired: the candidates for
-    /// pruning, each still to be checked against its live tracking id. An empty desired set
-    /// prunes nothing unless `allow_empty`.
-    pub fn prune_candidates(
-        &self,
-        desired: &BTreeSet<ObjectKey>,
-        allow_empty: bool,
-    ) -> Result<Vec<(ObjectKey, String)>, InventoryError> {
-        if desired.is_empty() && !self.is_empty() && !allow_empty {
-            return Err(InventoryError::EmptyDesiredSet(self.len()));
-        }
-        Ok(self
-            .entries
+    /// The objects of this (previous) inventory that are no longer desired, with their versions:
+    /// what may have to be pruned, each still to be checked against its live tracking id.
+    pub fn departed(&self, desired: &BTreeSet<ObjectKey>) -> Vec<(ObjectKey, String)> {
+        self.entries
             .iter()
             .filter(|(key, _)| !desired.contains(*key))
             .map(|(k, v)| (k.clone(), v.clone()))
-            .collect())
+            .collect()
+    }
+
+    /// Refuses to prune from an empty desired set — everything — unless `allow_empty`.
+    pub fn guard_empty(
+        &self,
+        desired: &BTreeSet<ObjectKey>,
+        allow_empty: bool,
+    ) -> Result<(), InventoryError> {
+        if desired.is_empty() && !self.is_empty() && !allow_empty {
+            return Err(InventoryError::EmptyDesiredSet(self.len()));
+        }
+        Ok(())
+    }
+
+    /// The inventory after a sync: the `desired` objects (with the versions they were applied
+    /// with), plus every object of this inventory that left the desired set and was not
+    /// `forgotten` — pruned, found gone, or found owned by something else.
+    pub fn carry_over(
+        &self,
+        desired: impl IntoIterator<Item = (ObjectKey, String)>,
+        forgotten: &BTreeSet<ObjectKey>,
+    ) -> Inventory {
+        let mut next: BTreeMap<ObjectKey, String> = desired.into_iter().collect();
+        for (key, version) in &self.entries {
+            if !forgotten.contains(key) && !next.contains_key(key) {
+                next.insert(key.clone(), version.clone());
+            }
+        }
+        Inventory { entries: next }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn key(kind: &str, name: &str) -> ObjectKey {
@@ -120,57 +164,125 @@ mod tests {
         }
     }
 
+    fn entries(keys: &[ObjectKey]) -> Vec<(ObjectKey, String)> {
+        keys.iter().map(|k| (k.clone(), "v1".to_owned())).collect()
+    }
+
+    /// Regression: entries were joined with `_` and split on it, so a Role named
+    /// `read_configmaps` made the next apply fail with "malformed inventory entry".
     #[test]
-    fn entries_round_trip_through_their_stored_form() {
-        let inventory = Inventory::new([
-            (key("Deployment", "web"), "v1".to_owned()),
-            (key("ConfigMap", "web.config"), "v1".to_owned()),
-        ]);
-        let lines = inventory.to_lines();
-        assert_eq!(
-            lines,
-            [
-                "_v1_ConfigMap_prod_web.config",
-                "apps_v1_Deployment_prod_web"
-            ]
-        );
-        assert_eq!(
-            Inventory::parse(lines.iter().map(String::as_str)).unwrap(),
-            inventory
-        );
-        assert_eq!(
-            Inventory::parse(["apps_v1_Deployment_web"])
-                .unwrap_err()
-                .to_string(),
-            "malformed inventory entry \"apps_v1_Deployment_web\""
-        );
+    fn names_with_underscores_and_colons_round_trip_through_the_stored_form() {
+        let role = ObjectKey {
+            group: "rbac.authorization.k8s.io".into(),
+            kind: "Role".into(),
+            namespace: "prod".into(),
+            name: "read_configmaps".into(),
+        };
+        let cluster_role = ObjectKey {
+            namespace: String::new(),
+            kind: "ClusterRole".into(),
+            name: "system:capstan:read_all".into(),
+            ..role.clone()
+        };
+        let inventory = Inventory::new(entries(&[role, cluster_role, key("ConfigMap", "web")]));
+        let stored = inventory.to_stored();
+        assert_eq!(Inventory::parse(&stored).unwrap(), inventory, "{stored}");
     }
 
     #[test]
-    fn only_objects_that_left_the_desired_set_are_candidates_and_an_empty_set_prunes_nothing() {
-        let previous = Inventory::new([
-            (key("Deployment", "web"), "v1".to_owned()),
-            (key("ConfigMap", "old"), "v1".to_owned()),
-        ]);
-        let desired = BTreeSet::from([key("Deployment", "web"), key("ConfigMap", "new")]);
-        let candidates = previous.prune_candidates(&desired, false).unwrap();
-        assert_eq!(candidates, [(key("ConfigMap", "old"), "v1".to_owned())]);
+    fn the_stored_form_leaves_out_empty_group_and_namespace_and_refuses_incomplete_entries() {
+        let cluster_scoped = ObjectKey {
+            group: String::new(),
+            kind: "Namespace".into(),
+            namespace: String::new(),
+            name: "prod".into(),
+        };
+        let stored = Inventory::new(entries(&[cluster_scoped])).to_stored();
         assert_eq!(
-            previous.prune_candidates(&BTreeSet::new(), false),
+            stored,
+            r#"[{"version":"v1","kind":"Namespace","name":"prod"}]"#
+        );
+        assert!(matches!(
+            Inventory::parse(r#"[{"version":"v1","kind":"ConfigMap","name":""}]"#),
+            Err(InventoryError::Incomplete(_))
+        ));
+        assert!(matches!(
+            Inventory::parse("apps_v1_Deployment_prod_web"),
+            Err(InventoryError::Malformed(_))
+        ));
+    }
+
+    /// Any name the API server accepts as a path segment: no `/`, not `.` or `..`.
+    fn name() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9_.:@+=~%-]{1,40}"
+            .prop_filter("not a relative path segment", |n| n != "." && n != "..")
+    }
+
+    fn object_key() -> impl Strategy<Value = ObjectKey> {
+        (
+            prop_oneof![Just(String::new()), "[a-z0-9]([a-z0-9.-]{0,20}[a-z0-9])?"],
+            "[A-Z][A-Za-z0-9]{0,20}",
+            prop_oneof![Just(String::new()), "[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?"],
+            name(),
+        )
+            .prop_map(|(group, kind, namespace, name)| ObjectKey {
+                group,
+                kind,
+                namespace,
+                name,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn every_valid_identity_round_trips_through_the_stored_form(
+            objects in proptest::collection::vec((object_key(), "v[0-9]((alpha|beta)[0-9])?"), 0..20)
+        ) {
+            let inventory = Inventory::new(objects);
+            let stored = inventory.to_stored();
+            prop_assert_eq!(Inventory::parse(&stored).unwrap(), inventory);
+        }
+    }
+
+    #[test]
+    fn only_objects_that_left_the_desired_set_departed_and_an_empty_set_prunes_nothing() {
+        let previous = Inventory::new(entries(&[
+            key("Deployment", "web"),
+            key("ConfigMap", "old"),
+        ]));
+        let desired = BTreeSet::from([key("Deployment", "web"), key("ConfigMap", "new")]);
+        assert_eq!(
+            previous.departed(&desired),
+            entries(&[key("ConfigMap", "old")])
+        );
+        assert!(previous.guard_empty(&desired, false).is_ok());
+        assert_eq!(
+            previous.guard_empty(&BTreeSet::new(), false),
             Err(InventoryError::EmptyDesiredSet(2))
         );
-        assert_eq!(
-            previous
-                .prune_candidates(&BTreeSet::new(), true)
-                .unwrap()
-                .len(),
-            2
-        );
+        assert!(previous.guard_empty(&BTreeSet::new(), true).is_ok());
         assert!(
             Inventory::default()
-                .prune_candidates(&BTreeSet::new(), false)
-                .unwrap()
-                .is_empty()
+                .guard_empty(&BTreeSet::new(), false)
+                .is_ok()
         );
+    }
+
+    /// Regression: without `--prune` the next inventory kept only the desired set, so an object
+    /// that left the repository was orphaned and no later prune or diff saw it.
+    #[test]
+    fn objects_that_left_stay_in_the_inventory_until_forgotten() {
+        let (web, old, gone) = (
+            key("Deployment", "web"),
+            key("ConfigMap", "old"),
+            key("ConfigMap", "gone"),
+        );
+        let previous = Inventory::new(entries(&[web.clone(), old.clone(), gone.clone()]));
+        let new = key("ConfigMap", "new");
+        let next = previous.carry_over(
+            entries(&[web.clone(), new.clone()]),
+            &BTreeSet::from([gone.clone()]),
+        );
+        assert_eq!(next, Inventory::new(entries(&[web, new, old])));
     }
 }

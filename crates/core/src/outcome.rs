@@ -15,8 +15,11 @@ pub enum Action {
     Unchanged,
     /// The object left the desired set and was deleted.
     Pruned,
-    /// The object left the desired set but was kept (`Prune=false`, or not owned).
+    /// The object left the desired set but was kept (`Prune=false`, or its kind is not served).
     PruneSkipped,
+    /// The object left the desired set and was not pruned because the sync does not prune; it
+    /// stays in the inventory until a sync prunes it.
+    PruneRequired,
     /// The operation failed; the message says why.
     Failed,
 }
@@ -30,6 +33,7 @@ impl Action {
             Action::Unchanged => "unchanged",
             Action::Pruned => "pruned",
             Action::PruneSkipped => "prune skipped",
+            Action::PruneRequired => "requires pruning",
             Action::Failed => "failed",
         }
     }

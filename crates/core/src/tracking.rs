@@ -58,6 +58,47 @@ impl AppId {
     pub fn owns(&self, obj: &Value, key: &ObjectKey) -> bool {
         annotation(obj, TRACKING_ID_ANNOTATION) == Some(self.tracking_id(key).as_str())
     }
+
+    /// Which application the live object `obj` belongs to, by the application part of its
+    /// tracking id.
+    pub fn owner_of<'a>(&self, obj: &'a Value) -> Owner<'a> {
+        match annotation(obj, TRACKING_ID_ANNOTATION) {
+            None => Owner::Nobody,
+            Some(id) => {
+                let app = id.split_once(':').map_or(id, |(app, _)| app);
+                if app == self.0 {
+                    Owner::This
+                } else {
+                    Owner::Other(app)
+                }
+            }
+        }
+    }
+}
+
+/// Who a live object belongs to, as seen by one application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner<'a> {
+    /// No tracking id: created by hand or by another tool; an apply may adopt it.
+    Nobody,
+    /// This application.
+    This,
+    /// Another application, by the id its tracking id names: never applied over, never deleted.
+    Other(&'a str),
+}
+
+impl Owner<'_> {
+    /// The refusal to apply over an object of another application, naming both applications;
+    /// `None` when the object may be applied.
+    pub fn conflict(&self, app: &AppId) -> Option<String> {
+        match self {
+            Owner::Other(other) => Some(format!(
+                "owned by application {other}, not applied for application {app} \
+                 (two applications must not manage one object; remove it from one of them)"
+            )),
+            Owner::Nobody | Owner::This => None,
+        }
+    }
 }
 
 impl std::fmt::Display for AppId {
@@ -98,6 +139,23 @@ mod tests {
                 .owns(&obj, &key("prod", "web"))
         );
         assert!(!app.owns(&json!({"metadata": {}}), &key("prod", "web")));
+    }
+
+    #[test]
+    fn the_owner_is_the_application_part_of_the_tracking_id() {
+        let web = AppId::parse("capstan/web").unwrap();
+        let api = AppId::parse("capstan/api").unwrap();
+        let mut obj = json!({"metadata": {"name": "web"}});
+        assert_eq!(web.owner_of(&obj), Owner::Nobody);
+        assert_eq!(web.owner_of(&obj).conflict(&web), None);
+        web.mark(&mut obj, &key("prod", "web"));
+        assert_eq!(web.owner_of(&obj), Owner::This);
+        assert_eq!(api.owner_of(&obj), Owner::Other("capstan/web"));
+        let conflict = api.owner_of(&obj).conflict(&api).unwrap();
+        assert!(
+            conflict.contains("capstan/web") && conflict.contains("capstan/api"),
+            "{conflict}"
+        );
     }
 
     #[test]

@@ -36,6 +36,13 @@ pub fn write_dir(
     Ok(dir)
 }
 
+/// A ConfigMap `name` whose `key` is `value`, as YAML.
+pub fn config_map(name: &str, value: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  key: \"{value}\"\n"
+    )
+}
+
 /// Runs `capstan <command> <dir> -n <namespace> --kubeconfig <admin> <extra…>`.
 pub async fn capstan(
     ctx: &TestContext,
