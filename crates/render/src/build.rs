@@ -77,25 +77,48 @@ impl<'a> Builder<'a> {
 
     /// Finds and reads the kustomization file of `dir`, if it has one.
     pub(crate) fn find(&self, dir: &str) -> Result<Option<Found>, RenderError> {
+        let Some(file) = self.kustomization_file(dir)? else {
+            return Ok(None);
+        };
+        let bytes = self
+            .fs
+            .read_file(&file)
+            .map_err(|e| load_err(&file, e.into()))?;
+        let text = String::from_utf8_lossy(&bytes);
+        let shown = display(&file);
+        let value = yaml::parse_value_last_key_wins(&text, &shown)?;
+        let kustomization = Kustomization::from_value(value, &shown)?;
+        Ok(Some(Found {
+            file: shown,
+            kustomization,
+        }))
+    }
+
+    /// The path of the one kustomization file of `dir`; `None` when nothing in `dir` is named
+    /// like one. Several files, or only a directory named like one, are refused: guessing
+    /// would render the wrong kustomization, or a plain directory, without a word.
+    fn kustomization_file(&self, dir: &str) -> Result<Option<String>, RenderError> {
+        let mut files = Vec::new();
+        let mut dirs = Vec::new();
         for name in kustomization::FILE_NAMES {
-            let file = fs::join(dir, name).unwrap_or_default();
-            if self.fs.kind(&file).map_err(|e| load_err(&file, e.into()))? == Some(EntryKind::File)
-            {
-                let bytes = self
-                    .fs
-                    .read_file(&file)
-                    .map_err(|e| load_err(&file, e.into()))?;
-                let text = String::from_utf8_lossy(&bytes);
-                let shown = display(&file);
-                let value = yaml::parse_value_last_key_wins(&text, &shown)?;
-                let kustomization = Kustomization::from_value(value, &shown)?;
-                return Ok(Some(Found {
-                    file: shown,
-                    kustomization,
-                }));
+            let path = fs::join(dir, name).unwrap_or_default();
+            match self.fs.kind(&path).map_err(|e| load_err(&path, e.into()))? {
+                Some(EntryKind::File) => files.push(path),
+                Some(EntryKind::Dir) => dirs.push(path),
+                None => {}
             }
         }
-        Ok(None)
+        match (files.len(), dirs.first()) {
+            (0, None) => Ok(None),
+            (0, Some(path)) => Err(RenderError::KustomizationIsADirectory {
+                path: display(path),
+            }),
+            (1, _) => Ok(files.pop()),
+            _ => Err(RenderError::MultipleKustomizations {
+                dir: display(dir),
+                files: files.iter().map(|f| display(f)).collect(),
+            }),
+        }
     }
 
     /// Builds the kustomization in `dir` (not yet finished: no hashes, references or vars).

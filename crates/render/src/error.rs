@@ -38,6 +38,23 @@ pub enum RenderError {
         /// The directory.
         dir: String,
     },
+    /// A directory has more than one kustomization file (kustomize refuses it too).
+    #[error(
+        "found multiple kustomization files in directory '{dir}': {}; keep one",
+        quoted(.files)
+    )]
+    MultipleKustomizations {
+        /// The directory.
+        dir: String,
+        /// The kustomization files, in kustomize's order of preference.
+        files: Vec<String>,
+    },
+    /// A directory has no kustomization file but a directory named like one.
+    #[error("'{path}' is a directory, not a kustomization file")]
+    KustomizationIsADirectory {
+        /// The directory named like a kustomization file.
+        path: String,
+    },
     /// A resource entry could not be accumulated.
     #[error("accumulating resources from '{entry}' in {kustomization}: {message}")]
     Accumulate {
@@ -96,4 +113,13 @@ impl RenderError {
             message: message.into(),
         }
     }
+}
+
+/// `'a', 'b'`: paths as messages show them.
+fn quoted(paths: &[String]) -> String {
+    paths
+        .iter()
+        .map(|p| format!("'{p}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

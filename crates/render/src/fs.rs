@@ -44,6 +44,52 @@ pub enum FsError {
 }
 
 /// Read-only access to a tree of files.
+///
+/// Every method is required: [`FileSystem::real_path`] in particular has no default, because
+/// one returning the path unchanged would let a symbolic link carry a file past the load
+/// restrictor. An implementation says where its paths really land:
+///
+/// ```
+/// use capstan_render::{EntryKind, FileSystem, FsError};
+///
+/// struct Empty;
+///
+/// impl FileSystem for Empty {
+///     fn kind(&self, _: &str) -> Result<Option<EntryKind>, FsError> {
+///         Ok(None)
+///     }
+///     fn read_file(&self, path: &str) -> Result<Vec<u8>, FsError> {
+///         Err(FsError::NotFound(path.to_string()))
+///     }
+///     fn read_dir(&self, path: &str) -> Result<Vec<String>, FsError> {
+///         Err(FsError::NotFound(path.to_string()))
+///     }
+///     fn real_path(&self, path: &str) -> Result<String, FsError> {
+///         Ok(path.to_string()) // no links in an empty tree
+///     }
+/// }
+/// ```
+///
+/// and the same implementation without `real_path` does not compile (E0046, a missing trait
+/// item) — the regression guard for the default that once weakened the load restrictor:
+///
+/// ```compile_fail,E0046
+/// use capstan_render::{EntryKind, FileSystem, FsError};
+///
+/// struct Empty;
+///
+/// impl FileSystem for Empty {
+///     fn kind(&self, _: &str) -> Result<Option<EntryKind>, FsError> {
+///         Ok(None)
+///     }
+///     fn read_file(&self, path: &str) -> Result<Vec<u8>, FsError> {
+///         Err(FsError::NotFound(path.to_string()))
+///     }
+///     fn read_dir(&self, path: &str) -> Result<Vec<String>, FsError> {
+///         Err(FsError::NotFound(path.to_string()))
+///     }
+/// }
+/// ```
 pub trait FileSystem {
     /// What `path` is after following links; `None` when nothing is there.
     fn kind(&self, path: &str) -> Result<Option<EntryKind>, FsError>;
@@ -51,10 +97,9 @@ pub trait FileSystem {
     fn read_file(&self, path: &str) -> Result<Vec<u8>, FsError>;
     /// The names of the entries of the directory at `path`, sorted.
     fn read_dir(&self, path: &str) -> Result<Vec<String>, FsError>;
-    /// `path` with every symbolic link resolved (normalized, relative to the root).
-    fn real_path(&self, path: &str) -> Result<String, FsError> {
-        Ok(path.to_string())
-    }
+    /// `path` with every symbolic link resolved (normalized, relative to the root). The load
+    /// restrictor compares these, so an implementation must answer where `path` really lands.
+    fn real_path(&self, path: &str) -> Result<String, FsError>;
 }
 
 /// Joins `rel` (which may contain `.` and `..`, or be absolute from the root) onto the

@@ -32,7 +32,8 @@ use serde_json::Value;
 use transform::sort::Order;
 
 /// Renders the kustomization in `dir` (a normalized path in `fs`; `""` is the root) — or, when
-/// `dir` has no kustomization file, every YAML and JSON file under it.
+/// nothing in `dir` is named like a kustomization file, every YAML and JSON file under it.
+/// Several kustomization files in `dir`, or only a directory named like one, are an error.
 pub fn render(
     fs: &dyn FileSystem,
     dir: &str,

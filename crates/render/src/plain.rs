@@ -47,7 +47,7 @@ fn collect(
         .read_dir(dir)
         .map_err(|e| build::load_err(dir, e.into()))?;
     for name in names {
-        if name.starts_with('.') || crate::kustomization::FILE_NAMES.contains(&name.as_str()) {
+        if name.starts_with('.') {
             continue;
         }
         let path = fs::join(dir, &name).unwrap_or_default();
@@ -55,14 +55,18 @@ fn collect(
             .kind(&path)
             .map_err(|e| build::load_err(&path, e.into()))?
         {
+            // A directory named like a kustomization file is still a directory: skipping it
+            // would drop what it holds without a word.
             Some(EntryKind::Dir) => collect(fs, &path, depth + 1, out)?,
-            Some(EntryKind::File)
-                if name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json") =>
-            {
-                out.push(path)
-            }
+            Some(EntryKind::File) if is_manifest(&name) => out.push(path),
             _ => {}
         }
     }
     Ok(())
+}
+
+/// Whether a file named `name` is a manifest: YAML or JSON, and not a kustomization file.
+fn is_manifest(name: &str) -> bool {
+    (name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json"))
+        && !crate::kustomization::FILE_NAMES.contains(&name)
 }

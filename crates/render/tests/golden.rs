@@ -16,7 +16,8 @@
 //! `CAPSTAN_BLESS=1` rewrites every expected.yaml from the current output (not those of listed
 //! cases); `CAPSTAN_GOLDEN_CASE=name` runs one case only.
 //!
-//! Symbolic links cannot be committed portably, so the cases with links are separate tests below.
+//! Symbolic links cannot be committed portably, so the cases with links are separate tests below,
+//! in memory ([`MemFs`]); so are the variations of how a directory's kustomization file is found.
 
 mod common;
 
@@ -216,6 +217,23 @@ fn render_error(fs: MemFs, dir: &str) -> String {
     }
 }
 
+/// The names of the objects `dir` renders to, in output order.
+fn rendered_names(fs: MemFs, dir: &str) -> Vec<String> {
+    let yaml = render_in_time(fs, dir.to_string(), Options::default())
+        .expect("finishes in time")
+        .unwrap_or_else(|e| panic!("render failed: {e}"));
+    yaml::parse_documents(&yaml, "output")
+        .expect("parses")
+        .iter()
+        .map(|d| {
+            d["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
 #[test]
 fn symbolic_links_out_of_the_repository_are_refused_naming_the_link() {
     let cases = [
@@ -265,15 +283,7 @@ fn a_symbolic_link_to_a_directory_elsewhere_in_the_repository_is_followed() {
             "resources:\n  - configmap.yaml\n",
         )
         .link("apps/web/other", "../other");
-    let yaml = render_in_time(fs, "apps/web".into(), Options::default())
-        .expect("finishes in time")
-        .expect("renders");
-    let names: Vec<String> = yaml::parse_documents(&yaml, "output")
-        .expect("parses")
-        .iter()
-        .map(|d| d["metadata"]["name"].to_string())
-        .collect();
-    assert_eq!(names, ["\"other\"", "\"web\""]);
+    assert_eq!(rendered_names(fs, "apps/web"), ["other", "web"]);
 }
 
 #[cfg(unix)]
@@ -304,4 +314,69 @@ fn a_symbolic_link_on_disk_out_of_the_repository_is_refused() {
     ] {
         assert!(message.contains(needle), "{message:?} lacks {needle:?}");
     }
+}
+
+/// A ConfigMap manifest named `name`.
+fn config_map(name: &str) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n")
+}
+
+/// Asserts that `message` contains every one of `needles`.
+fn assert_names(what: &str, message: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(
+            message.contains(needle),
+            "{what}: {message:?} lacks {needle:?}"
+        );
+    }
+}
+
+#[test]
+fn a_directory_with_several_kustomization_files_is_refused_naming_them_not_rendered() {
+    let sets: [&[&str]; 4] = [
+        &["kustomization.yaml", "kustomization.yml"],
+        &["kustomization.yaml", "Kustomization"],
+        &["kustomization.yml", "Kustomization"],
+        &["kustomization.yaml", "kustomization.yml", "Kustomization"],
+    ];
+    for names in sets {
+        let mut fs = MemFs::new().file("apps/web/cm.yaml", config_map("web"));
+        for name in names {
+            fs.insert(&format!("apps/web/{name}"), "resources:\n  - cm.yaml\n");
+        }
+        let files: Vec<String> = names.iter().map(|n| format!("'/apps/web/{n}'")).collect();
+        let mut needles = vec!["multiple kustomization files", "directory '/apps/web'"];
+        needles.extend(files.iter().map(String::as_str));
+        let what = names.join(" and ");
+        assert_names(&what, &render_error(fs.clone(), "apps/web"), &needles);
+        // The same directory as the base of an overlay.
+        fs.insert("apps/prod/kustomization.yaml", "resources:\n  - ../web\n");
+        assert_names(
+            &format!("{what} in a base"),
+            &render_error(fs, "apps/prod"),
+            &needles,
+        );
+    }
+}
+
+#[test]
+fn a_directory_named_like_a_kustomization_file_is_refused_not_rendered_as_an_empty_plain_directory()
+{
+    for name in ["kustomization.yaml", "kustomization.yml", "Kustomization"] {
+        let fs = MemFs::new().file(&format!("apps/web/{name}/cm.yaml"), config_map("web"));
+        assert_names(
+            name,
+            &render_error(fs, "apps/web"),
+            &[&format!("'/apps/web/{name}'"), "is a directory"],
+        );
+    }
+}
+
+#[test]
+fn a_plain_directory_renders_what_lies_in_a_subdirectory_named_like_a_kustomization_file() {
+    let fs = MemFs::new()
+        .file("plain/a.yaml", config_map("a"))
+        .file("plain/sub/kustomization.yaml", config_map("skipped"))
+        .file("plain/sub/Kustomization/b.yaml", config_map("b"));
+    assert_eq!(rendered_names(fs, "plain"), ["a", "b"]);
 }

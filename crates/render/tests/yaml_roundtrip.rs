@@ -1,24 +1,33 @@
 //! Printing what kustomize printed gives back the same bytes: every `expected.yaml` of the
-//! conformance corpus (kustomize's own output) is parsed and printed again.
+//! conformance corpus (kustomize's own output, vendored in `testdata/kustomize-conformance`, the
+//! same corpus `conformance.rs` renders) is parsed and printed again. A missing or empty corpus
+//! is a failure, not a skip: a test that passes without reading anything proves nothing.
 
 use std::path::{Path, PathBuf};
 
 use capstan_render::yaml::{parse_documents, to_yaml_stream};
 
-const CORPUS: &str = "/work/shared/conformance/kustomize/cases";
-
 /// Cases whose output cannot be reproduced, with the reason. Empty: all of them are.
 const STRAGGLERS: &[(&str, &str)] = &[];
 
-fn expected_files() -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(CORPUS) else {
-        return Vec::new();
-    };
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/kustomize-conformance/cases")
+}
+
+/// The `expected.yaml` of every case that has one (error cases have none), sorted. Panics when
+/// the corpus cannot be read or holds none.
+fn expected_files(corpus: &Path) -> Vec<PathBuf> {
+    let entries = std::fs::read_dir(corpus)
+        .unwrap_or_else(|e| panic!("cannot read the corpus at {}: {e}", corpus.display()));
     let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|entry| entry.path().join("expected.yaml"))
+        .map(|entry| entry.expect("corpus entry").path().join("expected.yaml"))
         .filter(|path| path.is_file())
         .collect();
+    assert!(
+        !files.is_empty(),
+        "no expected.yaml in the corpus at {}",
+        corpus.display()
+    );
     files.sort();
     files
 }
@@ -32,11 +41,7 @@ fn case_name(path: &Path) -> String {
 
 #[test]
 fn every_expected_output_of_the_corpus_prints_back_byte_for_byte() {
-    let files = expected_files();
-    if files.is_empty() {
-        eprintln!("conformance corpus not found at {CORPUS}; skipping");
-        return;
-    }
+    let files = expected_files(&corpus());
     let mut failures = Vec::new();
     let mut identical = 0;
     for path in &files {
@@ -67,6 +72,19 @@ fn every_expected_output_of_the_corpus_prints_back_byte_for_byte() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+#[should_panic(expected = "cannot read the corpus")]
+fn a_missing_corpus_fails_the_round_trip_test_instead_of_skipping_it() {
+    expected_files(&corpus().join("no-such-directory"));
+}
+
+#[test]
+#[should_panic(expected = "no expected.yaml in the corpus")]
+fn a_corpus_without_expected_outputs_fails_the_round_trip_test_instead_of_skipping_it() {
+    // The folder above the cases (README.md, LICENSE, cases/) holds no case of its own.
+    expected_files(corpus().parent().expect("the vendored folder"));
 }
 
 fn first_difference(want: &str, got: &str) -> String {
