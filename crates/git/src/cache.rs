@@ -1,9 +1,12 @@
 //! The fetch cache: one bare repository per normalized URL, shared by every Application that uses
-//! it. A resolve lists the remote's refs (one small request) and fetches only the wanted ref, and
-//! only when it moved. Requests for one repository are serialized; a request that waited while
-//! another request checked the same revision — a check that began after it asked — takes that
-//! result, so a burst of requests costs one check and at most one fetch. Least-recently-used
-//! repositories are removed when the cache grows past its size limit.
+//! it, and so a tenant boundary: nothing in it is served to a caller unless the remote accepted
+//! that caller's own credentials for that URL within the authorization bound (see `access.rs`). A
+//! resolve lists the remote's refs with the caller's credentials (one small request) and fetches
+//! only the wanted ref, and only when it moved. Requests for one repository are serialized; a
+//! request that waited while another request with the same credentials checked the same revision —
+//! a check that began after it asked — takes that result, so a burst of requests costs one check
+//! per credential identity and at most one fetch. Least-recently-used repositories are removed
+//! when the cache grows past its size limit.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use git2::{Oid, Repository};
 
+use crate::access::{Access, CredentialId, Grants, MAX_AUTHORIZATION_AGE};
 use crate::remote::Session;
 use crate::revision::{Advertisement, Wanted, resolve};
 use crate::{Credentials, Error, GitTree, RepoUrl};
@@ -24,6 +28,10 @@ pub struct CacheLimits {
     pub max_bytes: u64,
     /// Every network operation (check, fetch, push) must finish within this.
     pub operation_timeout: Duration,
+    /// How long the remote's acceptance of some credentials (a ref listing with them) lets the
+    /// cache serve those credentials without asking the remote again; at most
+    /// [`MAX_AUTHORIZATION_AGE`] (larger values are capped), and an access proof expires with it.
+    pub authorization_max_age: Duration,
 }
 
 impl Default for CacheLimits {
@@ -31,6 +39,7 @@ impl Default for CacheLimits {
         Self {
             max_bytes: 2 << 30,
             operation_timeout: Duration::from_secs(300),
+            authorization_max_age: MAX_AUTHORIZATION_AGE,
         }
     }
 }
@@ -57,20 +66,29 @@ pub struct CommitInfo {
     pub subject: String,
 }
 
-/// A revision resolved to a commit that is in the cache.
+/// A revision resolved to a commit that is in the cache, for one caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
     /// The ref the revision named (`refs/heads/main`), or `None` for a commit SHA.
     pub reference: Option<String>,
     /// The commit.
     pub commit: CommitInfo,
+    /// Proof that the remote accepted the caller's credentials for this repository, for
+    /// [`RepoCache::tree`].
+    pub access: Access,
 }
+
+/// Recent results of checks, by caller identity and revision, for the callers that waited.
+type Recent = HashMap<(CredentialId, String), (Instant, Resolved)>;
 
 /// One cached repository.
 #[derive(Debug)]
 pub(crate) struct Slot {
     pub dir: PathBuf,
-    pub lock: tokio::sync::Mutex<HashMap<String, (Instant, Resolved)>>,
+    /// Serializes the network work on this repository; holds recent results for waiters.
+    pub lock: tokio::sync::Mutex<Recent>,
+    /// When the remote last accepted each caller identity for this repository.
+    pub grants: Grants,
     last_used: AtomicU64,
 }
 
@@ -92,8 +110,9 @@ pub struct RepoCache {
 
 impl RepoCache {
     /// A cache keeping its bare repositories under `root`.
-    pub fn new(root: impl Into<PathBuf>, limits: CacheLimits) -> Self {
+    pub fn new(root: impl Into<PathBuf>, mut limits: CacheLimits) -> Self {
         crate::timeouts::init();
+        limits.authorization_max_age = limits.authorization_max_age.min(MAX_AUTHORIZATION_AGE);
         let inner = Inner {
             root: root.into(),
             limits,
@@ -115,7 +134,11 @@ impl RepoCache {
         }
     }
 
-    /// Resolves `revision` of the repository at `url` to a commit, fetching it if needed.
+    /// Resolves `revision` of the repository at `url` to a commit, fetching it if needed, for a
+    /// caller with `creds`. Nothing cached is served unless the remote accepted these very
+    /// credentials for this repository within the authorization bound: a full SHA already in the
+    /// cache is served without a network call only then, and otherwise after one ref listing with
+    /// them (no fetch when the commit is already here). A refused check withdraws them at once.
     #[tracing::instrument(skip(self, creds), fields(url = %crate::url::redact(url)))]
     pub async fn resolve(
         &self,
@@ -124,13 +147,30 @@ impl RepoCache {
         revision: &str,
     ) -> Result<Resolved, Error> {
         let url = RepoUrl::parse(url)?;
+        let identity = CredentialId::of(&url, creds);
+        let bound = self.inner.limits.authorization_max_age;
         let asked = Instant::now();
         let slot = self.slot(&url);
         let mut recent = slot.lock.lock().await;
-        if let Some((started, resolved)) = recent.get(revision)
+        let key = (identity, revision.to_owned());
+        // A waiter takes the result of a check with its own credentials that began after it asked.
+        if let Some((started, resolved)) = recent.get(&key)
             && *started >= asked
         {
             return Ok(resolved.clone());
+        }
+        // Commits are immutable: a cached full SHA needs no network while the remote's acceptance
+        // of these credentials is recent enough.
+        if let Some(since) = slot.grants.valid_since(identity, bound)
+            && is_full_sha(revision)
+            && let Some(commit) = self.cached_commit(&slot, &url, revision).await?
+        {
+            let access = Access::new(&url, identity, since);
+            return Ok(Resolved {
+                reference: None,
+                commit,
+                access,
+            });
         }
         let started = Instant::now();
         self.inner.checks.fetch_add(1, Ordering::Relaxed);
@@ -140,15 +180,31 @@ impl RepoCache {
             revision.to_owned(),
             url.clone(),
         );
-        let (resolved, fetched) = self
+        let checked = self
             .blocking("fetch", &url, move |cancel| {
                 resolve_blocking(&dir, &url_owned, &creds_owned, &rev, cancel)
             })
-            .await?;
+            .await;
+        // A missing revision is only found out after the remote accepted the listing; any other
+        // failure (a refusal above all) leaves nothing that vouches for these credentials.
+        match &checked {
+            Ok(_) | Err(Error::RevisionNotFound { .. }) => {
+                slot.grants.grant(identity, started, bound);
+            }
+            Err(_) => slot.grants.revoke(identity),
+        }
+        let (reference, commit, fetched) = checked?;
         if fetched {
             self.inner.fetches.fetch_add(1, Ordering::Relaxed);
         }
-        recent.insert(revision.to_owned(), (started, resolved.clone()));
+        let access = Access::new(&url, identity, started);
+        let resolved = Resolved {
+            reference,
+            commit,
+            access,
+        };
+        recent.retain(|_, (at, _)| at.elapsed() <= bound);
+        recent.insert(key, (started, resolved.clone()));
         drop(recent);
         drop(slot);
         if fetched {
@@ -158,10 +214,32 @@ impl RepoCache {
         Ok(resolved)
     }
 
+    /// The commit `sha` when the cache already has it.
+    async fn cached_commit(
+        &self,
+        slot: &Slot,
+        url: &RepoUrl,
+        sha: &str,
+    ) -> Result<Option<CommitInfo>, Error> {
+        let dir = slot.dir.clone();
+        let wanted = Wanted::Commit {
+            sha: sha.to_owned(),
+        };
+        self.blocking("read", url, move |_| {
+            Ok(open_repo(&dir)
+                .ok()
+                .and_then(|repo| find_commit(&repo, &wanted).ok()))
+        })
+        .await
+    }
+
     /// The tree of `commit` (already resolved through this cache), read from the object database.
-    pub async fn tree(&self, url: &str, commit: &str) -> Result<GitTree, Error> {
+    /// `access` must come from a resolve of this repository (`url`) that is still within the
+    /// authorization bound, by credentials no later check refused; otherwise the read is refused.
+    pub async fn tree(&self, url: &str, access: &Access, commit: &str) -> Result<GitTree, Error> {
         let url = RepoUrl::parse(url)?;
         let slot = self.slot(&url);
+        access.check(&url, &slot.grants, self.inner.limits.authorization_max_age)?;
         let sha = commit.to_owned();
         let tree_slot = Arc::clone(&slot);
         self.blocking("read", &url, move |_| GitTree::open(tree_slot, &sha))
@@ -181,6 +259,7 @@ impl RepoCache {
             Arc::new(Slot {
                 dir: self.inner.root.join(dir_name(&key)),
                 lock: tokio::sync::Mutex::new(HashMap::new()),
+                grants: Grants::default(),
                 last_used: AtomicU64::new(tick),
             })
         });
@@ -322,32 +401,19 @@ pub(crate) fn local_ref(remote_ref: &str) -> String {
     }
 }
 
-/// Check, fetch if needed, resolve. Returns the resolution and whether a fetch happened.
+/// What a check found: the ref the revision named, its commit, and whether a fetch happened.
+type Found = (Option<String>, CommitInfo, bool);
+
+/// Check with the caller's credentials, fetch if needed, resolve.
 fn resolve_blocking(
     dir: &Path,
     url: &RepoUrl,
     creds: &Credentials,
     revision: &str,
     cancel: Arc<AtomicBool>,
-) -> Result<(Resolved, bool), Error> {
+) -> Result<Found, Error> {
     let repo = open_repo(dir)?;
     let session = Session::new(url, creds, cancel);
-    let wanted_commit = |sha: &str| Wanted::Commit {
-        sha: sha.to_owned(),
-    };
-    // A full SHA already in the cache needs no network at all: commits are immutable.
-    if revision.len() == 40
-        && revision.chars().all(|c| c.is_ascii_hexdigit())
-        && let Ok(commit) = find_commit(&repo, &wanted_commit(revision))
-    {
-        return Ok((
-            Resolved {
-                reference: None,
-                commit,
-            },
-            false,
-        ));
-    }
     // libgit2 cannot send a bearer token when only listing refs; a fetch of all branches and tags
     // stands in for the listing (it downloads nothing when nothing moved).
     let (wanted, fetched) = if session_uses_bearer(url, creds) {
@@ -377,7 +443,11 @@ fn resolve_blocking(
         Wanted::Ref { name, .. } => Some(name),
         Wanted::Commit { .. } => None,
     };
-    Ok((Resolved { reference, commit }, fetched))
+    Ok((reference, commit, fetched))
+}
+
+fn is_full_sha(revision: &str) -> bool {
+    revision.len() == 40 && revision.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 /// What to fetch so that `wanted` is in the cache: nothing when it already is.

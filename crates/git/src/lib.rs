@@ -1,14 +1,18 @@
 //! Git sources over HTTPS and SSH with git2 behind an async API: the shared fetch cache, revision
 //! resolution, reading trees straight from the object database, and commit-and-push write-back.
 //!
-//! Expected flow: one [`RepoCache`] per process → [`RepoCache::resolve`] (a cheap remote-ref check,
-//! a fetch only when the wanted ref moved) → [`RepoCache::tree`] to read files of that commit →
+//! Expected flow: one [`RepoCache`] per process → [`RepoCache::resolve`] (a cheap remote-ref check
+//! with the caller's credentials, a fetch only when the wanted ref moved) → [`RepoCache::tree`] with
+//! the [`Access`] proof that check returned, to read files of that commit →
 //! [`RepoCache::write_back`] for the image updater.
 //! Guarantees: every git2 call runs in `spawn_blocking`; requests for one repository are
-//! serialized and coalesced, other repositories are never blocked by it; no credential appears in
+//! serialized and coalesced, other repositories are never blocked by it; nothing cached is served
+//! to a caller whose credentials the remote has not accepted for that repository within the
+//! authorization bound (a cache hit is never a way around authentication); no credential appears in
 //! an error, a log line or a printed URL; SSH host keys are checked against the configured
 //! known_hosts, never trusted on first use.
 
+mod access;
 mod cache;
 mod credentials;
 mod known_hosts;
@@ -22,6 +26,7 @@ mod writeback;
 
 use std::time::Duration;
 
+pub use access::{Access, MAX_AUTHORIZATION_AGE};
 pub use cache::{CacheLimits, CacheStats, CommitInfo, RepoCache, Resolved};
 pub use credentials::Credentials;
 pub use known_hosts::{HostKeyCheck, KnownHosts};
@@ -54,7 +59,7 @@ pub enum Error {
         /// The revision asked for.
         revision: String,
     },
-    /// A network operation failed (connection, authentication, host key, certificate, protocol).
+    /// A network operation failed (connection, host key, certificate, protocol).
     #[error("failed to {action} {url}: {message}")]
     Remote {
         /// e.g. `fetch`, `list refs of`, `push to`.
@@ -62,6 +67,17 @@ pub enum Error {
         /// The repository.
         url: String,
         /// libgit2's message, scrubbed of secrets.
+        message: String,
+    },
+    /// The remote refused the caller's credentials (or their absence), or a read came with an
+    /// access proof that does not cover it.
+    #[error("failed to {action} {url}: access refused: {message}")]
+    Unauthorized {
+        /// e.g. `list refs of`, `fetch`, `read`.
+        action: &'static str,
+        /// The repository.
+        url: String,
+        /// Why, scrubbed of secrets.
         message: String,
     },
     /// The operation ran past its deadline.

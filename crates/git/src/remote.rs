@@ -22,7 +22,7 @@ pub(crate) struct Session<'a> {
     pub creds: &'a Credentials,
     pub cancel: Arc<AtomicBool>,
     /// Why a callback refused (libgit2 may replace the callback's message with a generic one).
-    pub refusal: RefCell<Option<String>>,
+    pub refusal: RefCell<Option<(ErrorCode, String)>>,
 }
 
 impl<'a> Session<'a> {
@@ -39,7 +39,7 @@ impl<'a> Session<'a> {
     /// Records why a callback refused, and returns the error for libgit2.
     fn refuse(&self, code: ErrorCode, why: String) -> git2::Error {
         let err = git2::Error::new(code, ErrorClass::Callback, &why);
-        *self.refusal.borrow_mut() = Some(why);
+        *self.refusal.borrow_mut() = Some((code, why));
         err
     }
 }
@@ -171,14 +171,28 @@ impl Session<'_> {
                 url: self.url.to_string(),
             };
         }
-        let message = match self.refusal.borrow_mut().take() {
-            Some(why) if !err.message().contains(&why) => format!("{why} ({})", err.message()),
+        let refusal = self.refusal.borrow_mut().take();
+        let refused =
+            err.code() == ErrorCode::Auth || matches!(&refusal, Some((ErrorCode::Auth, _)));
+        let message = match refusal {
+            Some((_, why)) if !err.message().contains(&why) => {
+                format!("{why} ({})", err.message())
+            }
             _ => err.message().to_owned(),
         };
-        Error::Remote {
-            action,
-            url: self.url.to_string(),
-            message: self.creds.scrub(&message),
+        let (url, message) = (self.url.to_string(), self.creds.scrub(&message));
+        if refused {
+            Error::Unauthorized {
+                action,
+                url,
+                message,
+            }
+        } else {
+            Error::Remote {
+                action,
+                url,
+                message,
+            }
         }
     }
 

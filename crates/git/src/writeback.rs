@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use git2::{Index, IndexEntry, IndexTime, Oid, Repository, Signature};
 
+use crate::access::CredentialId;
 use crate::cache::{RepoCache, open_repo};
 use crate::remote::{PushOutcome, Session};
 use crate::{Credentials, Error, RepoUrl};
@@ -72,6 +73,7 @@ impl RepoCache {
         let url = RepoUrl::parse(url)?;
         let slot = self.slot(&url);
         let _serialized = slot.lock.lock().await;
+        let identity = CredentialId::of(&url, creds);
         let mut last_rejection = String::new();
         for attempt in 1..=MAX_ATTEMPTS {
             let (dir, creds, req, url_owned) = (
@@ -84,7 +86,13 @@ impl RepoCache {
                 .blocking("push to", &url, move |cancel| {
                     attempt_write(&dir, &url_owned, &creds, &req, cancel)
                 })
-                .await?;
+                .await
+                .inspect_err(|err| {
+                    // A refusal withdraws what earlier checks with these credentials vouched for.
+                    if matches!(err, Error::Unauthorized { .. }) {
+                        slot.grants.revoke(identity);
+                    }
+                })?;
             match step {
                 Step::Pushed(sha) => {
                     return Ok(WriteOutcome::Pushed {

@@ -45,7 +45,7 @@ async fn a_pushed_commit_is_seen_and_an_unchanged_remote_is_not_fetched() -> any
     ensure!(resolved.commit.sha == second, "the new commit was not seen");
     ensure!(cache.stats().fetches == 2);
     ensure!(upload_packs(servers, &name) == 2);
-    let tree = cache.tree(&url, &second).await?;
+    let tree = cache.tree(&url, &resolved.access, &second).await?;
     ensure!(tree.read_file("a.yaml")? == b"v: 2\n");
     Ok(())
 }
@@ -108,8 +108,8 @@ async fn a_symlink_cannot_leak_a_file_from_outside_the_repository() -> anyhow::R
         http_creds(servers),
         cache(servers, "links"),
     );
-    cache.resolve(&url, &creds, "main").await?;
-    let tree = cache.tree(&url, &sha).await?;
+    let resolved = cache.resolve(&url, &creds, "main").await?;
+    let tree = cache.tree(&url, &resolved.access, &sha).await?;
 
     ensure!(
         tree.read_file("app/alias.yaml")? == b"a: 1\n",

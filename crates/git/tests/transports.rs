@@ -58,7 +58,7 @@ async fn every_transport_resolves_and_reads_the_commit() -> anyhow::Result<()> {
         );
         ensure!(resolved.commit.author == "Test Author");
         ensure!(resolved.reference.as_deref() == Some("refs/heads/main"));
-        let tree = cache.tree(&url, &sha).await?;
+        let tree = cache.tree(&url, &resolved.access, &sha).await?;
         ensure!(
             tree.read_file("app/config.yaml")? == CONFIG.as_bytes(),
             "{transport}: content differs"

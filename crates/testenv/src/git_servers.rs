@@ -17,6 +17,9 @@ use crate::ready::{free_port, wait_until};
 /// The user name accepted by the HTTP servers.
 pub const GIT_USER: &str = "capstan";
 
+/// lighttpd's plain users file (`user:password` lines) in the servers' directory.
+const USERS_FILE: &str = "users";
+
 /// Running git servers and what a client needs to reach them.
 #[derive(Debug)]
 pub struct GitServers {
@@ -64,7 +67,7 @@ impl GitServers {
         write(&access_log, "")?;
         let mut components = Vec::new();
 
-        let users = dir.join("users");
+        let users = dir.join(USERS_FILE);
         write(&users, &format!("{GIT_USER}:{password}\n"))?;
         let conf = dir.join("lighttpd.conf");
         write(
@@ -188,6 +191,32 @@ impl GitServers {
     /// The HTTP user name and password.
     pub fn http_credentials(&self) -> (&str, &str) {
         (GIT_USER, &self.password)
+    }
+
+    /// Adds an HTTP user, or changes its password, as the server's administrator would: the users
+    /// file is replaced at once, and lighttpd reads it on every request, so the next request is
+    /// judged by the new password (and the old one is refused).
+    pub fn set_http_user(&self, name: &str, password: &str) -> anyhow::Result<()> {
+        static REWRITE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        anyhow::ensure!(
+            !name.is_empty() && ![name, password].iter().any(|v| v.contains([':', '\n'])),
+            "an HTTP user needs a name, and neither name nor password may hold ':' or a newline"
+        );
+        let _one_writer = REWRITE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let path = self.dir.join(USERS_FILE);
+        let mut users: String = std::fs::read_to_string(&path)?
+            .lines()
+            .filter(|line| line.split(':').next() != Some(name))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        users.push_str(&format!("{name}:{password}\n"));
+        // A new file renamed over the old one: a request never sees a half-written file.
+        let next = self.dir.join(format!("{USERS_FILE}.next"));
+        std::fs::write(&next, users)?;
+        std::fs::rename(&next, &path)?;
+        Ok(())
     }
 
     /// The authorized client's private key, OpenSSH format.

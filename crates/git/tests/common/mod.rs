@@ -67,3 +67,28 @@ pub fn upload_packs(servers: &GitServers, repo: &str) -> usize {
         })
         .count()
 }
+
+/// A new HTTP user of the servers with a random password, and its basic-auth credentials.
+pub fn new_http_user(servers: &GitServers, prefix: &str) -> anyhow::Result<Credentials> {
+    let name = repo_name(prefix).replace(".git", "");
+    let password = format!("pw-{}", repo_name("secret"));
+    servers.set_http_user(&name, &password)?;
+    Ok(Credentials {
+        basic: Some((name, password)),
+        ..Credentials::none()
+    })
+}
+
+/// How many requests starting with `request` (e.g. `GET /git/app.git/info/refs`) the HTTP
+/// servers answered with 200 for `user` (the access log's authenticated-user field).
+pub fn requests_by(servers: &GitServers, user: &str, request: &str) -> usize {
+    servers
+        .access_log()
+        .lines()
+        .filter(|l| {
+            l.contains(&format!(" {user} ["))
+                && l.contains(&format!("\"{request}"))
+                && l.contains("\" 200 ")
+        })
+        .count()
+}
