@@ -2,7 +2,8 @@
 //! without checking the caller"): a cached commit, a coalesced result or a tree is given only to a
 //! caller whose own credentials the remote accepted for that repository within the authorization
 //! bound. Against the real servers: basic auth over HTTP (users added and re-passworded in
-//! lighttpd's users file) and the anonymous git daemon.
+//! lighttpd's users file), key authentication over SSH (keys sshd does and does not know), and
+//! the anonymous git daemon.
 
 mod common;
 
@@ -264,5 +265,39 @@ async fn an_access_proof_opens_only_the_repository_it_was_checked_for() -> anyho
 
     let other = (two.url.as_str(), two.sha.as_str());
     ensure_read_refused(&cache, other, &first.access, "for another repository").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn over_ssh_a_cached_commit_is_refused_to_an_unknown_key_and_read_by_another_authorized_one()
+-> anyhow::Result<()> {
+    let (servers, a, cache) = setup("ssh-tenant").await?;
+    let url = servers.ssh_url(&a.name);
+    let with_key = |key: String| Credentials {
+        ssh_key: Some(key),
+        known_hosts: Some(servers.known_hosts().to_owned()),
+        ..Credentials::none()
+    };
+    let owner = with_key(servers.client_key().to_owned());
+    ensure!(cache.resolve(&url, &owner, "main").await?.commit.sha == a.sha);
+    let before = cache.stats();
+
+    let stranger = with_key(servers.new_ssh_key(false)?);
+    for revision in [a.sha.as_str(), "main"] {
+        let outcome = cache.resolve(&url, &stranger, revision).await;
+        ensure_refused(
+            outcome,
+            &format!("an unknown SSH key asking for {revision}"),
+        )?;
+    }
+    let colleague = with_key(servers.new_ssh_key(true)?);
+    let read = cache.resolve(&url, &colleague, &a.sha).await?;
+    let after = cache.stats();
+    ensure!(
+        after.fetches == before.fetches,
+        "a refused or a second authorized key made the cache fetch: {before:?} → {after:?}"
+    );
+    let tree = cache.tree(&url, &read.access, &a.sha).await?;
+    ensure!(tree.read_file(FILE)? == CONTENT.as_bytes());
     Ok(())
 }

@@ -219,6 +219,24 @@ impl GitServers {
         Ok(())
     }
 
+    /// A new SSH client key pair, made by ssh-keygen; when `authorized`, its public key is added
+    /// to the server's authorized keys (sshd reads them on every connection). Returns the
+    /// private key, OpenSSH format.
+    pub fn new_ssh_key(&self, authorized: bool) -> anyhow::Result<String> {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ssh = self.dir.join("ssh");
+        let pair = keygen(&ssh.join(format!("extra_client_{n}_ed25519")))?;
+        if authorized {
+            use std::io::Write;
+            let mut keys = std::fs::OpenOptions::new()
+                .append(true)
+                .open(ssh.join("authorized_keys"))?;
+            keys.write_all(pair.public.as_bytes())?;
+        }
+        Ok(pair.private)
+    }
+
     /// The authorized client's private key, OpenSSH format.
     pub fn client_key(&self) -> &str {
         &self.client_key
