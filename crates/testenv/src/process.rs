@@ -1,15 +1,23 @@
 //! Child processes of the test environment: spawning with their output in a log file, exit
-//! detection, log tails for error messages, and stopping by PID.
+//! detection, log tails for error messages, and stopping a component with every process it
+//! started.
 //!
 //! Every component is started through `setpriv --pdeathsig KILL` from one long-lived launcher
 //! thread, so the kernel kills it when the process that owns the test environment ends — also
 //! when a shared control plane lives in a `static` (whose destructor never runs) or the test
 //! binary is killed. The death signal fires when the *thread* that forked exits, which is why
-//! spawning happens on a thread that lives as long as the process.
+//! spawning happens on a thread that lives as long as the process. The signal reaches only the
+//! component itself, so a component must be the server binary, never a wrapper that starts it
+//! as a child (`git daemon` does: the harness starts `git-daemon` directly).
+//!
+//! Each component also leads a process group of its own, and [`Component::stop`] kills that
+//! group: the processes a server forks (a git daemon's connection handlers, lighttpd's CGI and
+//! log pipe, sshd's sessions) end with it — and nothing outside the group is touched.
 
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -61,6 +69,8 @@ impl Component {
             .arg(binary)
             .args(args)
             .envs(envs.iter().copied())
+            // setpriv execs the binary, so the component is the leader of this new group.
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
@@ -93,10 +103,17 @@ impl Component {
         log_tail(&self.log)
     }
 
-    /// Kills the process and reaps it. Safe to call more than once.
+    /// Kills the process and every process of its group, and reaps it. Safe to call more than
+    /// once.
+    ///
+    /// The group is signalled only while the component has not been reaped: until then its
+    /// PID, and so the group's ID, cannot belong to anyone else. A component that exited by
+    /// itself is only reaped; what it forked is left to end on its own.
     pub fn stop(&mut self) {
         if self.exit_status().is_none() {
-            let _ = self.child.kill();
+            if !kill_group(self.child.id()) {
+                let _ = self.child.kill();
+            }
             let _ = self.child.wait();
         }
     }
@@ -128,6 +145,15 @@ pub fn log_tail(path: &Path) -> String {
         Ok(text) => text,
         Err(err) => format!("(cannot read log: {err})"),
     }
+}
+
+/// Sends SIGKILL to the process group `pgid`; false when `kill` could not do it.
+pub(crate) fn kill_group(pgid: u32) -> bool {
+    Command::new("kill")
+        .args(["-s", "KILL", "--", &format!("-{pgid}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 /// Spawns `command` on the launcher thread (see the module documentation).
