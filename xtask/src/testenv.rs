@@ -165,6 +165,11 @@ pub fn build_supervisor() -> anyhow::Result<PathBuf> {
         ],
         &[],
     )?;
+    supervisor_path()
+}
+
+/// Where cargo puts the `capstan-testenv` supervisor.
+fn supervisor_path() -> anyhow::Result<PathBuf> {
     let metadata = cargo_metadata::MetadataCommand::new()
         .no_deps()
         .current_dir(workspace_root())
@@ -225,8 +230,12 @@ pub fn wait_ready(state: &Path, supervisor: &mut Child) -> anyhow::Result<String
     }
 }
 
+/// Environment variable that overrides the state directory of `up` and `down`.
+const STATE_ENV: &str = "CAPSTAN_TESTENV_STATE_DIR";
+
+/// `$CAPSTAN_TESTENV_STATE_DIR`, else `~/.cache/capstan/testenv-up`.
 fn up_state() -> PathBuf {
-    cache_dir().join("testenv-up")
+    std::env::var_os(STATE_ENV).map_or_else(|| cache_dir().join("testenv-up"), PathBuf::from)
 }
 
 /// `cargo xtask testenv up`: prints the kubeconfig path on stdout, guidance on stderr.
@@ -256,36 +265,23 @@ pub fn up(workloads: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `cargo xtask testenv down`: stops the supervisor and checks that no component is left.
+/// `cargo xtask testenv down`: the supervisor's `--stop` stops the supervisor and the components
+/// it recorded in its state directory, and nothing else (see `capstan_testenv::supervisor`).
 pub fn down() -> anyhow::Result<()> {
     let state = up_state();
-    match running_pid(&state) {
-        Some(pid) => {
-            run(Command::new("kill").args(["-TERM", &pid.to_string()]))?;
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while is_alive(pid) {
-                if Instant::now() > deadline {
-                    run(Command::new("kill").args(["-KILL", &pid.to_string()]))?;
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            eprintln!("xtask: stopped the control plane (pid {pid})");
-        }
-        None => eprintln!("xtask: no control plane is running"),
+    if running_pid(&state).is_none() {
+        eprintln!("xtask: no control plane is running");
+        return Ok(());
     }
-    let _ = std::fs::remove_file(state.join("pid"));
-    let leftovers = leftover_components()?;
-    if !leftovers.is_empty() {
-        for pid in &leftovers {
-            let _ = run(Command::new("kill").args(["-KILL", &pid.to_string()]));
-        }
-        bail!(
-            "killed {} component process(es) that outlived the supervisor: {leftovers:?}",
-            leftovers.len()
-        );
+    // The binary that `up` started; built only if it has gone since.
+    let mut supervisor = supervisor_path()?;
+    if !supervisor.is_file() {
+        supervisor = build_supervisor()?;
     }
-    Ok(())
+    run(Command::new(supervisor)
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--stop"))
 }
 
 /// The supervisor's pid if it is still running.
@@ -305,28 +301,6 @@ fn is_alive(pid: u32) -> bool {
             .next()
             .is_some_and(|rest| rest.trim_start().starts_with('Z'))
     })
-}
-
-/// Processes whose executable lives in the test-binary cache.
-fn leftover_components() -> anyhow::Result<Vec<u32>> {
-    let cache = cache_dir().join("testenv");
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc")?.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if let Ok(exe) = std::fs::read_link(entry.path().join("exe"))
-            && exe.starts_with(&cache)
-            && is_alive(pid)
-        {
-            pids.push(pid);
-        }
-    }
-    Ok(pids)
 }
 
 #[cfg(test)]

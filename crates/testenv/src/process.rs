@@ -156,6 +156,19 @@ pub(crate) fn kill_group(pgid: u32) -> bool {
         .is_ok_and(|status| status.success())
 }
 
+/// When `pid` started, in clock ticks after boot (field 22 of `/proc/<pid>/stat`); `None` when
+/// it is gone or a zombie. A PID and its start time name one process: a PID reused later has a
+/// later start time.
+pub(crate) fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses; the fields after it do not.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    if fields.next()? == "Z" {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
+}
+
 /// Spawns `command` on the launcher thread (see the module documentation).
 fn launch(command: Command) -> std::io::Result<Child> {
     static LAUNCHER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
@@ -185,7 +198,18 @@ fn launch(command: Command) -> std::io::Result<Child> {
 
 #[cfg(test)]
 mod tests {
-    use super::log_tail;
+    use super::{log_tail, start_time};
+
+    #[test]
+    fn start_time_names_a_running_process_and_not_a_gone_one() {
+        let own = start_time(std::process::id()).expect("own start time");
+        assert!(own > 0);
+        assert_eq!(start_time(std::process::id()), Some(own));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert_eq!(start_time(pid), None);
+    }
 
     #[test]
     fn log_tail_keeps_the_end_of_a_long_log_from_a_line_boundary() {
