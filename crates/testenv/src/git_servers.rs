@@ -107,9 +107,8 @@ impl GitServers {
 
         let mut daemon = Component::spawn(
             "git-daemon",
-            Path::new("/usr/bin/git"),
+            &crate::binaries::git_daemon()?,
             &[
-                "daemon".to_owned(),
                 "--listen=127.0.0.1".to_owned(),
                 format!("--port={daemon_port}"),
                 format!("--base-path={}", repos.display()),

@@ -28,6 +28,7 @@ mod harness;
 mod kubeconfig;
 mod process;
 mod ready;
+pub mod supervisor;
 pub mod webhook;
 mod workloads;
 

@@ -1,15 +1,23 @@
 //! Child processes of the test environment: spawning with their output in a log file, exit
-//! detection, log tails for error messages, and stopping by PID.
+//! detection, log tails for error messages, and stopping a component with every process it
+//! started.
 //!
 //! Every component is started through `setpriv --pdeathsig KILL` from one long-lived launcher
 //! thread, so the kernel kills it when the process that owns the test environment ends — also
 //! when a shared control plane lives in a `static` (whose destructor never runs) or the test
 //! binary is killed. The death signal fires when the *thread* that forked exits, which is why
-//! spawning happens on a thread that lives as long as the process.
+//! spawning happens on a thread that lives as long as the process. The signal reaches only the
+//! component itself, so a component must be the server binary, never a wrapper that starts it
+//! as a child (`git daemon` does: the harness starts `git-daemon` directly).
+//!
+//! Each component also leads a process group of its own, and [`Component::stop`] kills that
+//! group: the processes a server forks (a git daemon's connection handlers, lighttpd's CGI and
+//! log pipe, sshd's sessions) end with it — and nothing outside the group is touched.
 
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -61,6 +69,8 @@ impl Component {
             .arg(binary)
             .args(args)
             .envs(envs.iter().copied())
+            // setpriv execs the binary, so the component is the leader of this new group.
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
@@ -93,10 +103,17 @@ impl Component {
         log_tail(&self.log)
     }
 
-    /// Kills the process and reaps it. Safe to call more than once.
+    /// Kills the process and every process of its group, and reaps it. Safe to call more than
+    /// once.
+    ///
+    /// The group is signalled only while the component has not been reaped: until then its
+    /// PID, and so the group's ID, cannot belong to anyone else. A component that exited by
+    /// itself is only reaped; what it forked is left to end on its own.
     pub fn stop(&mut self) {
         if self.exit_status().is_none() {
-            let _ = self.child.kill();
+            if !kill_group(self.child.id()) {
+                let _ = self.child.kill();
+            }
             let _ = self.child.wait();
         }
     }
@@ -130,6 +147,28 @@ pub fn log_tail(path: &Path) -> String {
     }
 }
 
+/// Sends SIGKILL to the process group `pgid`; false when `kill` could not do it.
+pub(crate) fn kill_group(pgid: u32) -> bool {
+    Command::new("kill")
+        .args(["-s", "KILL", "--", &format!("-{pgid}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// When `pid` started, in clock ticks after boot (field 22 of `/proc/<pid>/stat`); `None` when
+/// it is gone or a zombie. A PID and its start time name one process: a PID reused later has a
+/// later start time.
+pub(crate) fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses; the fields after it do not.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    if fields.next()? == "Z" {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
+}
+
 /// Spawns `command` on the launcher thread (see the module documentation).
 fn launch(command: Command) -> std::io::Result<Child> {
     static LAUNCHER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
@@ -159,7 +198,18 @@ fn launch(command: Command) -> std::io::Result<Child> {
 
 #[cfg(test)]
 mod tests {
-    use super::log_tail;
+    use super::{log_tail, start_time};
+
+    #[test]
+    fn start_time_names_a_running_process_and_not_a_gone_one() {
+        let own = start_time(std::process::id()).expect("own start time");
+        assert!(own > 0);
+        assert_eq!(start_time(std::process::id()), Some(own));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert_eq!(start_time(pid), None);
+    }
 
     #[test]
     fn log_tail_keeps_the_end_of_a_long_log_from_a_line_boundary() {
