@@ -12,7 +12,9 @@ pub mod live;
 mod parallel;
 pub mod prepare;
 pub mod prune;
+pub mod run;
 pub mod ssa;
+pub mod step;
 pub mod sync;
 pub mod wait;
 

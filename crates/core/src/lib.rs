@@ -12,4 +12,5 @@ pub mod object;
 pub mod options;
 pub mod outcome;
 pub mod plan;
+pub mod progress;
 pub mod tracking;

@@ -1,0 +1,266 @@
+//! A sync, one stage per call: apply one kind step of a wave, look once whether Namespaces and
+//! CRDs are established (then refresh discovery), prune, look once whether a wave is healthy.
+//! Nothing here sleeps or polls: a stage that must wait answers `Requeue { after }` and is
+//! looked at again on the next call, until it is ready or its time (`wave_timeout`, counted
+//! from when the stage began) is up. The position is a [`Cursor`] (pure, in `capstan-core`), so
+//! a controller can keep it in the Application's operation state and resume from it.
+
+use std::time::{Duration, SystemTime};
+
+use capstan_core::outcome::{Action, ObjectOutcome, SyncOutcome};
+use capstan_core::plan::{DISCOVERY_RANK, kind_rank};
+use capstan_core::progress::{Cursor, Stage};
+use kube::Client;
+
+use crate::compare::body;
+use crate::delete::{DeleteError, delete_owned};
+use crate::discovery::Catalog;
+use crate::error::{ClusterError, api_message};
+use crate::prepare::{Prepared, located, resolve_pending};
+use crate::prune::Leaving;
+use crate::run::{Run, note};
+use crate::wait::{self, Readiness};
+use crate::{live, parallel, ssa};
+
+/// How long to wait before looking again at objects that are not ready yet.
+pub const LOOK_AGAIN: Duration = Duration::from_secs(1);
+
+/// Where a sync stands and what it has done so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// The stage to run next.
+    pub cursor: Cursor,
+    /// When that stage began (a waiting stage times out `wave_timeout` after it).
+    pub since: SystemTime,
+    /// What happened to each object so far, and why the sync stopped, if it did.
+    pub outcome: SyncOutcome,
+}
+
+impl Progress {
+    /// A sync of `run` about to begin at `now`; the outcome starts with what it keeps.
+    pub fn start(run: &Run, now: SystemTime) -> Progress {
+        let create = run.request.options.create_namespace;
+        Progress {
+            cursor: Cursor::start(&run.plan, create),
+            since: now,
+            outcome: SyncOutcome {
+                objects: run.kept(),
+                stopped: None,
+            },
+        }
+    }
+}
+
+/// What the caller does after a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// The sync is complete.
+    Done,
+    /// Call `step` again after this long (zero: at once).
+    Requeue {
+        /// How long to wait first.
+        after: Duration,
+    },
+    /// The sync stopped; `progress.outcome.stopped` says why. Nothing more is applied or pruned.
+    Failed,
+}
+
+/// Runs the stage at `progress.cursor` and moves the cursor on. `now` is the time of the call.
+pub async fn step(
+    client: &Client,
+    catalog: &mut Catalog,
+    run: &mut Run,
+    progress: &mut Progress,
+    now: SystemTime,
+) -> Step {
+    let cursor = progress.cursor;
+    let wave_number = run.plan.waves.get(cursor.wave).map_or(0, |w| w.wave);
+    let stopped = match cursor.stage {
+        Stage::Done => return Step::Done,
+        Stage::CreateNamespace => create_namespace(client, run).await.err(),
+        Stage::Apply(n) => {
+            let applied = apply_step(client, catalog, run, cursor.wave, n).await;
+            let failed = applied.iter().any(|o| o.action == Action::Failed);
+            progress.outcome.objects.extend(applied);
+            if failed {
+                Some(format!("an apply failed in wave {wave_number}"))
+            } else {
+                let established = step_rank(run, cursor.wave, n) <= DISCOVERY_RANK;
+                return advance(run, progress, now, established);
+            }
+        }
+        Stage::Established(n) => {
+            let objects = located(step_objects(run, cursor.wave, n));
+            match look(client, run, &objects, progress, now).await {
+                Ok(None) => {
+                    if let Err(err) = catalog.refresh().await {
+                        tracing::warn!(error = %err, "discovery refresh failed");
+                    }
+                    resolve_pending(&mut run.prepared, catalog);
+                    None
+                }
+                Ok(Some(after)) => return Step::Requeue { after },
+                Err(why) => Some(format!("wave {wave_number}: {why}")),
+            }
+        }
+        Stage::Prune => {
+            let leaving = run.plan.waves[cursor.wave].prune.clone();
+            prune_all(client, run, &leaving, &mut progress.outcome).await;
+            None
+        }
+        Stage::Healthy => {
+            let wave = &run.plan.waves[cursor.wave];
+            let applied = wave.apply.iter().flatten().map(|&i| &run.prepared[i]);
+            let objects = located(applied);
+            match look(client, run, &objects, progress, now).await {
+                Ok(None) => None,
+                Ok(Some(after)) => return Step::Requeue { after },
+                Err(why) => Some(format!("wave {wave_number} is not healthy: {why}")),
+            }
+        }
+        Stage::PruneLast => {
+            let leaving = run.plan.prune_last.clone();
+            prune_all(client, run, &leaving, &mut progress.outcome).await;
+            None
+        }
+    };
+    match stopped {
+        Some(why) => {
+            progress.outcome.stopped = Some(why);
+            Step::Failed
+        }
+        None => advance(run, progress, now, false),
+    }
+}
+
+/// Moves past the current stage.
+fn advance(run: &Run, progress: &mut Progress, now: SystemTime, established: bool) -> Step {
+    progress.cursor = progress.cursor.after(&run.plan, established);
+    progress.since = now;
+    match progress.cursor.stage {
+        Stage::Done => Step::Done,
+        _ => Step::Requeue {
+            after: Duration::ZERO,
+        },
+    }
+}
+
+/// One look at whether `objects` are ready: `Ok(None)` when they are, `Ok(Some(after))` to look
+/// again later, `Err` when one is Degraded, the read failed, or the stage's time is up.
+async fn look(
+    client: &Client,
+    run: &Run,
+    objects: &[(capstan_core::object::ObjectKey, crate::Resource)],
+    progress: &Progress,
+    now: SystemTime,
+) -> Result<Option<Duration>, String> {
+    let timeout = run.request.wave_timeout;
+    let readiness = wait::check(client, objects, run.request.parallelism.max(1))
+        .await
+        .map_err(|e: ClusterError| e.to_string())?;
+    match readiness {
+        Readiness::Ready => Ok(None),
+        Readiness::Degraded(why) => Err(why),
+        Readiness::Waiting(why) => {
+            let waited = now.duration_since(progress.since).unwrap_or_default();
+            if waited >= timeout {
+                Err(format!("timed out after {timeout:?} waiting for {why}"))
+            } else {
+                Ok(Some(LOOK_AGAIN.min(timeout - waited)))
+            }
+        }
+    }
+}
+
+/// The objects of step `n` of wave `wave`.
+fn step_objects(run: &Run, wave: usize, n: usize) -> impl Iterator<Item = &Prepared> {
+    run.plan.waves[wave].apply[n]
+        .iter()
+        .map(|&i| &run.prepared[i])
+}
+
+/// The kind rank of step `n` of wave `wave` (all its objects share it).
+fn step_rank(run: &Run, wave: usize, n: usize) -> u8 {
+    step_objects(run, wave, n)
+        .next()
+        .map_or(u8::MAX, |p| kind_rank(&p.key))
+}
+
+/// Creates the destination namespace when it is missing.
+async fn create_namespace(client: &Client, run: &Run) -> Result<(), String> {
+    let namespace = &run.request.namespace;
+    ssa::create_namespace(client, namespace)
+        .await
+        .map_err(|err| {
+            format!(
+                "failed to create namespace {namespace}: {}",
+                api_message(&err)
+            )
+        })
+}
+
+/// Applies the objects of one step in parallel (in plan order as far as parallelism allows).
+/// Kinds a CRD of an earlier step declared are resolved first.
+async fn apply_step(
+    client: &Client,
+    catalog: &mut Catalog,
+    run: &mut Run,
+    wave: usize,
+    n: usize,
+) -> Vec<ObjectOutcome> {
+    let step = run.plan.waves[wave].apply[n].clone();
+    if step.iter().any(|&i| run.prepared[i].resource.is_none()) {
+        if let Err(err) = catalog.refresh().await {
+            tracing::warn!(error = %err, "discovery refresh failed");
+        }
+        resolve_pending(&mut run.prepared, catalog);
+    }
+    let run: &Run = run;
+    let applies: Vec<_> = step
+        .iter()
+        .map(|&i| apply_one(client, run, &run.prepared[i]))
+        .collect();
+    parallel::run(applies, run.request.parallelism).await
+}
+
+async fn apply_one(client: &Client, run: &Run, object: &Prepared) -> ObjectOutcome {
+    let Some(resource) = &object.resource else {
+        return note(
+            &object.key,
+            Action::Failed,
+            "its kind is not served by the cluster",
+        );
+    };
+    if let Some(why) = run.conflict(&object.key) {
+        return note(&object.key, Action::Failed, &why);
+    }
+    let live = run.live.get(&object.key);
+    let body = body(object, live, &run.request.ignore);
+    let ctx = ssa::ApplyContext {
+        app: &run.request.app,
+        recreate_timeout: run.request.wave_timeout,
+    };
+    let (action, message) = ssa::apply(client, object, resource, &body, live, ctx).await;
+    note(&object.key, action, &message)
+}
+
+/// Deletes the owned objects at `indexes`, one by one, in order, each only if the application
+/// still owns it.
+async fn prune_all(client: &Client, run: &Run, indexes: &[usize], outcome: &mut SyncOutcome) {
+    for &i in indexes {
+        let Leaving {
+            key,
+            resource,
+            live: checked,
+        } = &run.owned()[i];
+        let api = live::api(client, resource, &key.namespace);
+        let result = delete_owned(&api, &run.request.app, key, checked).await;
+        outcome.objects.push(match result {
+            Ok(_) => note(key, Action::Pruned, ""),
+            Err(err @ DeleteError::NotOwned { .. }) => {
+                note(key, Action::PruneSkipped, &err.to_string())
+            }
+            Err(err) => note(key, Action::Failed, &format!("prune failed: {err}")),
+        });
+    }
+}
