@@ -8,6 +8,7 @@ use capstan_core::diff::{ObjectDiff, compare, pruned};
 use capstan_core::ignore::{self, IgnoreRule};
 use capstan_core::inventory::Inventory;
 use capstan_core::object::ObjectKey;
+use capstan_core::object::str_at;
 use capstan_core::tracking::AppId;
 use kube::Client;
 use serde_json::Value;
@@ -85,26 +86,63 @@ pub async fn diff_all(
     parallel::try_run(diffs, parallelism).await
 }
 
+/// How often a dry-run is made again when the live object keeps changing under it.
+const CONSISTENT_ATTEMPTS: usize = 3;
+
 /// The diff of one object. An object that cannot be dry-run because it is missing and so is
 /// something it needs (its namespace, its CRD) is reported missing with its desired content.
+///
+/// A dry-run result is compared only with the live object it was computed from: when the
+/// resourceVersion it answers with is not the one of the live copy in hand (another writer —
+/// a controller adding an annotation, say — changed the object since it was read), the object is
+/// read again and, if it moved once more, dry-run again. Comparing with the stale copy would
+/// report the other writer's change as a difference of Capstan's.
 async fn diff_one(
     client: &Client,
     object: &Prepared,
     live: Option<&Value>,
     rules: &[IgnoreRule],
 ) -> Result<ObjectDiff, ClusterError> {
-    let body = body(object, live, rules);
     let Some(resource) = &object.resource else {
+        let body = body(object, live, rules);
         return Ok(compare(&object.key, &body, None, rules));
     };
-    match ssa::dry_run(client, object, resource, &body).await {
-        Ok(predicted) => Ok(compare(&object.key, &predicted, live, rules)),
-        Err(err) if live.is_none() && is_not_found(&err) => {
-            Ok(compare(&object.key, &body, None, rules))
+    let mut live = live.cloned();
+    for _ in 0..CONSISTENT_ATTEMPTS {
+        let body = body(object, live.as_ref(), rules);
+        let predicted = match ssa::dry_run(client, object, resource, &body).await {
+            Ok(predicted) => predicted,
+            Err(err) if live.is_none() && is_not_found(&err) => {
+                return Ok(compare(&object.key, &body, None, rules));
+            }
+            Err(source) => {
+                return Err(ClusterError::DryRun {
+                    key: Box::new(object.key.clone()),
+                    source,
+                });
+            }
+        };
+        if same_version(&predicted, live.as_ref()) {
+            return Ok(compare(&object.key, &predicted, live.as_ref(), rules));
         }
-        Err(source) => Err(ClusterError::DryRun {
-            key: Box::new(object.key.clone()),
-            source,
-        }),
+        live = live::get(client, &object.key, resource).await?;
+        if same_version(&predicted, live.as_ref()) {
+            return Ok(compare(&object.key, &predicted, live.as_ref(), rules));
+        }
     }
+    Err(ClusterError::Invalid(format!(
+        "{}: the live object kept changing while it was compared; try again",
+        object.key
+    )))
+}
+
+/// Whether a dry-run result was computed from `live`: the same resourceVersion, or no live
+/// object and a result that is a creation (no resourceVersion).
+fn same_version(predicted: &Value, live: Option<&Value>) -> bool {
+    let version = |obj: &Value| {
+        str_at(obj, &["metadata", "resourceVersion"])
+            .unwrap_or_default()
+            .to_owned()
+    };
+    version(predicted) == live.map(version).unwrap_or_default()
 }

@@ -73,19 +73,30 @@ pub async fn fetch(
         .into_iter()
         .flatten()
         .map(|(key, resource)| async move {
-            match api(client, resource, &key.namespace).get(&key.name).await {
-                Ok(obj) => Ok(Some((key.clone(), to_value(obj, resource)))),
-                Err(err) if is_not_found(&err) => Ok(None),
-                Err(source) => Err(ClusterError::Read {
-                    what: key.to_string(),
-                    source,
-                }),
-            }
+            Ok(get(client, key, resource)
+                .await?
+                .map(|obj| (key.clone(), obj)))
         })
         .collect();
     let found = parallel::try_run(gets, parallelism).await?;
     live.extend(found.into_iter().flatten());
     Ok(live)
+}
+
+/// The live object `key`, read now; `None` when it does not exist.
+pub async fn get(
+    client: &Client,
+    key: &ObjectKey,
+    resource: &Resource,
+) -> Result<Option<Value>, ClusterError> {
+    match api(client, resource, &key.namespace).get(&key.name).await {
+        Ok(obj) => Ok(Some(to_value(obj, resource))),
+        Err(err) if is_not_found(&err) => Ok(None),
+        Err(source) => Err(ClusterError::Read {
+            what: key.to_string(),
+            source,
+        }),
+    }
 }
 
 /// A dynamic object as JSON, with its type fields filled in (LIST items lack them).
