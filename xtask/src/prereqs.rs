@@ -122,8 +122,7 @@ fn check_go() -> anyhow::Result<()> {
 
 /// The baseline kubectl, installed on first use; returns its path.
 pub fn kubectl() -> anyhow::Result<std::path::PathBuf> {
-    let home = std::env::var_os("HOME").context("HOME is not set")?;
-    let venv = std::path::Path::new(&home).join(".cache/capstan/venv");
+    let venv = crate::testenv::cache_dir().join("venv");
     let kubectl = venv.join("bin/kubectl");
     let version_ok = Command::new(&kubectl)
         .args(["version", "--client"])

@@ -20,4 +20,18 @@ pub struct InventoryEntry {
     pub namespace: String,
     /// The name.
     pub name: String,
+    /// What was applied last, when known: lets a compare or a sync skip the object while
+    /// neither git nor the cluster changed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<AppliedFingerprints>,
+}
+
+/// Fingerprints of the last apply of one object (SHA-256, hex).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AppliedFingerprints {
+    /// Of the desired body that was sent.
+    pub desired: String,
+    /// Of the live object as the API server answered, without `status` and server-maintained
+    /// metadata.
+    pub live: String,
 }

@@ -28,5 +28,5 @@ pub const REFRESH_ANNOTATION: &str = "capstan.dev/refresh";
 mod inventory;
 mod status;
 
-pub use inventory::InventoryEntry;
+pub use inventory::{AppliedFingerprints, InventoryEntry};
 pub use status::{HealthStatus, SyncStatus};

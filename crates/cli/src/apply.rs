@@ -75,7 +75,7 @@ async fn apply(args: &Args) -> anyhow::Result<SyncOutcome> {
         &request,
     )
     .await?;
-    if !args.dry_run {
+    if !args.dry_run && inventory != previous {
         inventory_store::save(&target.client, &target.app, &target.namespace, &inventory).await?;
     }
     Ok(outcome)

@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use capstan_core::diff::{ObjectDiff, compare, pruned};
+use capstan_api::AppliedFingerprints;
+use capstan_core::diff::{DiffState, ObjectDiff, compare, pruned};
+use capstan_core::fingerprint;
 use capstan_core::ignore::{self, IgnoreRule};
 use capstan_core::inventory::Inventory;
 use capstan_core::object::ObjectKey;
@@ -54,7 +56,8 @@ pub async fn differences(
     parallelism: usize,
 ) -> Result<Differences, ClusterError> {
     let live = live::fetch(client, &located(prepared), parallelism).await?;
-    let mut diffs = diff_all(client, prepared, &live, rules, parallelism).await?;
+    let compared = compare_all(client, prepared, &live, rules, previous, parallelism).await?;
+    let mut diffs: Vec<ObjectDiff> = compared.into_iter().map(|c| c.diff).collect();
     diffs.retain(|d| d.state.is_difference());
     let keys: BTreeSet<ObjectKey> = prepared.iter().map(|p| p.key.clone()).collect();
     if keys.is_empty() {
@@ -71,7 +74,8 @@ pub async fn differences(
     })
 }
 
-/// The diff of every prepared object against `live`, in the order of `prepared`.
+/// The diff of every prepared object against `live`, in the order of `prepared`, each made
+/// with a dry-run.
 pub async fn diff_all(
     client: &Client,
     prepared: &[Prepared],
@@ -79,11 +83,68 @@ pub async fn diff_all(
     rules: &[IgnoreRule],
     parallelism: usize,
 ) -> Result<Vec<ObjectDiff>, ClusterError> {
-    let diffs: Vec<_> = prepared
+    let none = Inventory::default();
+    let compared = compare_all(client, prepared, live, rules, &none, parallelism).await?;
+    Ok(compared.into_iter().map(|c| c.diff).collect())
+}
+
+/// How one object compares, and — when it is in sync — the fingerprints that let the next
+/// compare skip it while nothing changes.
+#[derive(Debug, Clone)]
+pub struct Compared {
+    /// The diff.
+    pub diff: ObjectDiff,
+    /// Set when the object is in sync: the fingerprints of its body and its live object.
+    pub in_sync: Option<AppliedFingerprints>,
+}
+
+/// Compares every prepared object with `live`, in the order of `prepared`. An object whose
+/// body and live object are what was applied and read back last time (`known` holds the
+/// fingerprints) is in sync without a dry-run; every other one is dry-run.
+pub async fn compare_all(
+    client: &Client,
+    prepared: &[Prepared],
+    live: &HashMap<ObjectKey, Value>,
+    rules: &[IgnoreRule],
+    known: &Inventory,
+    parallelism: usize,
+) -> Result<Vec<Compared>, ClusterError> {
+    let compares: Vec<_> = prepared
         .iter()
-        .map(|object| diff_one(client, object, live.get(&object.key), rules))
+        .map(|object| compare_one(client, object, live.get(&object.key), rules, known))
         .collect();
-    parallel::try_run(diffs, parallelism).await
+    parallel::try_run(compares, parallelism).await
+}
+
+/// One object: by fingerprint when it can be, else by dry-run.
+async fn compare_one(
+    client: &Client,
+    object: &Prepared,
+    live: Option<&Value>,
+    rules: &[IgnoreRule],
+    known: &Inventory,
+) -> Result<Compared, ClusterError> {
+    let key = &object.key;
+    if let Some(live) = live {
+        let body = body(object, Some(live), rules);
+        if fingerprint::unchanged(key, known.applied(key), &body, live) {
+            let diff = ObjectDiff {
+                key: key.clone(),
+                state: DiffState::Unchanged,
+                diff: String::new(),
+            };
+            let in_sync = known.applied(key).cloned();
+            return Ok(Compared { diff, in_sync });
+        }
+    }
+    let (diff, live) = diff_one(client, object, live, rules).await?;
+    let in_sync = match (&live, diff.state) {
+        (Some(live), DiffState::Unchanged) => {
+            fingerprint::applied(key, &body(object, Some(live), rules), live)
+        }
+        _ => None,
+    };
+    Ok(Compared { diff, in_sync })
 }
 
 /// How often a dry-run is made again when the live object keeps changing under it.
@@ -97,15 +158,16 @@ const CONSISTENT_ATTEMPTS: usize = 3;
 /// a controller adding an annotation, say — changed the object since it was read), the object is
 /// read again and, if it moved once more, dry-run again. Comparing with the stale copy would
 /// report the other writer's change as a difference of Capstan's.
+/// Returns the diff and the live object it was compared with.
 async fn diff_one(
     client: &Client,
     object: &Prepared,
     live: Option<&Value>,
     rules: &[IgnoreRule],
-) -> Result<ObjectDiff, ClusterError> {
+) -> Result<(ObjectDiff, Option<Value>), ClusterError> {
     let Some(resource) = &object.resource else {
         let body = body(object, live, rules);
-        return Ok(compare(&object.key, &body, None, rules));
+        return Ok((compare(&object.key, &body, None, rules), None));
     };
     let mut live = live.cloned();
     for _ in 0..CONSISTENT_ATTEMPTS {
@@ -113,7 +175,7 @@ async fn diff_one(
         let predicted = match ssa::dry_run(client, object, resource, &body).await {
             Ok(predicted) => predicted,
             Err(err) if live.is_none() && is_not_found(&err) => {
-                return Ok(compare(&object.key, &body, None, rules));
+                return Ok((compare(&object.key, &body, None, rules), None));
             }
             Err(source) => {
                 return Err(ClusterError::DryRun {
@@ -122,12 +184,12 @@ async fn diff_one(
                 });
             }
         };
-        if same_version(&predicted, live.as_ref()) {
-            return Ok(compare(&object.key, &predicted, live.as_ref(), rules));
+        if !same_version(&predicted, live.as_ref()) {
+            live = live::get(client, &object.key, resource).await?;
         }
-        live = live::get(client, &object.key, resource).await?;
         if same_version(&predicted, live.as_ref()) {
-            return Ok(compare(&object.key, &predicted, live.as_ref(), rules));
+            let diff = compare(&object.key, &predicted, live.as_ref(), rules);
+            return Ok((diff, live));
         }
     }
     Err(ClusterError::Invalid(format!(

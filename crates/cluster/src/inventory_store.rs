@@ -69,6 +69,7 @@ fn legacy(lines: &str) -> Result<Inventory, InventoryError> {
                 kind: kind.to_owned(),
                 namespace: namespace.to_owned(),
                 name: name.to_owned(),
+                applied: None,
             }),
             _ => Err(InventoryError::Malformed(format!("entry {line:?}"))),
         })

@@ -3,17 +3,19 @@
 //! desired set, and the plan. The stages of the sync (`step`) then act on it without reading it
 //! again; the inventory to keep comes from it and the outcome.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use capstan_api::AppliedFingerprints;
 use capstan_core::diff::DiffState;
-use capstan_core::inventory::Inventory;
+use capstan_core::fingerprint;
+use capstan_core::inventory::{Inventory, Record};
 use capstan_core::object::ObjectKey;
 use capstan_core::outcome::{Action, ObjectOutcome};
 use capstan_core::plan::{self, Desired, Plan};
 use kube::Client;
 use serde_json::Value;
 
-use crate::compare::diff_all;
+use crate::compare::{body, compare_all};
 use crate::discovery::Catalog;
 use crate::error::ClusterError;
 use crate::live;
@@ -30,8 +32,12 @@ pub struct Run {
     pub prepared: Vec<Prepared>,
     /// The live objects among them, as read at the start.
     pub live: HashMap<ObjectKey, Value>,
-    /// How each desired object compares (all `Modified` when no comparison was needed).
+    /// How each desired object compares: by fingerprint, and by dry-run when a dry run or
+    /// `ApplyOutOfSyncOnly` needs it; `Modified` for what is not known.
     pub states: Vec<DiffState>,
+    /// The fingerprints of what is applied and in sync, by object: from the previous inventory
+    /// for objects known unchanged, from the comparison, and from the applies of this sync.
+    pub fingerprints: BTreeMap<ObjectKey, AppliedFingerprints>,
     /// What became of the objects that left the desired set.
     pub departed: Departed,
     /// The plan: waves, steps, prunes.
@@ -50,7 +56,7 @@ impl Run {
     ) -> Result<Run, ClusterError> {
         let parallelism = request.parallelism.max(1);
         let live = live::fetch(client, &located(&prepared), parallelism).await?;
-        let states = states(client, &prepared, &live, request).await?;
+        let (states, fingerprints) = states(client, &prepared, &live, previous, request).await?;
         let keys: BTreeSet<ObjectKey> = prepared.iter().map(|p| p.key.clone()).collect();
         if request.prune {
             previous
@@ -61,7 +67,7 @@ impl Run {
         let departed = prune::departed(client, catalog, app, previous, &keys, parallelism).await?;
         let owned: &[Leaving] = if request.prune { &departed.owned } else { &[] };
         let plan = plan::plan(
-            &desired(&prepared, &states),
+            &desired(&prepared, &states, &fingerprints),
             &planned_leaving(owned, request)?,
         );
         Ok(Run {
@@ -69,6 +75,7 @@ impl Run {
             prepared,
             live,
             states,
+            fingerprints,
             departed,
             plan,
         })
@@ -110,8 +117,13 @@ impl Run {
             out.push(note(key, Action::PruneSkipped, why));
         }
         for &i in &self.plan.skipped {
-            let key = &self.prepared[i].key;
-            out.push(note(key, Action::Unchanged, "in sync, not applied"));
+            let object = &self.prepared[i];
+            let why = if object.options.apply_out_of_sync_only {
+                "in sync, not applied"
+            } else {
+                ""
+            };
+            out.push(note(&object.key, Action::Unchanged, why));
         }
         out
     }
@@ -143,15 +155,21 @@ impl Run {
     /// object, plus every object of `previous` that left the desired set and was neither pruned
     /// (in `outcomes`), nor found gone, nor found owned by something else — so that nothing is
     /// forgotten and a later sync can still prune it.
+    /// Each desired object carries the fingerprints of its last apply when it is known to be in
+    /// sync (see `fingerprints`).
     pub fn next_inventory(&self, previous: &Inventory, outcomes: &[ObjectOutcome]) -> Inventory {
         let mut forgotten = self.departed.forgotten.clone();
         let pruned = outcomes.iter().filter(|o| o.action == Action::Pruned);
         forgotten.extend(pruned.map(|o| o.key.clone()));
-        let versions = self.prepared.iter().map(|p| {
+        let records = self.prepared.iter().map(|p| {
             let version = p.api_version.rsplit('/').next().unwrap_or_default();
-            (p.key.clone(), version.to_owned())
+            let record = Record {
+                version: version.to_owned(),
+                applied: self.fingerprints.get(&p.key).cloned(),
+            };
+            (p.key.clone(), record)
         });
-        previous.carry_over(versions, &forgotten)
+        previous.carry_over(records, &forgotten)
     }
 }
 
@@ -164,23 +182,60 @@ pub(crate) fn note(key: &ObjectKey, action: Action, message: &str) -> ObjectOutc
     }
 }
 
-/// How each object compares with the cluster; only computed (by dry-run) when a dry run or
-/// `ApplyOutOfSyncOnly` needs it, otherwise every object counts as out of sync.
+/// How each object compares with the cluster, and the fingerprints of those in sync. Objects
+/// whose fingerprints match the previous inventory's are unchanged without any call; the others
+/// are dry-run only when a dry run or `ApplyOutOfSyncOnly` needs it, and otherwise count as out
+/// of sync (they are applied).
 async fn states(
     client: &Client,
     prepared: &[Prepared],
     live: &HashMap<ObjectKey, Value>,
+    previous: &Inventory,
     request: &SyncRequest,
-) -> Result<Vec<DiffState>, ClusterError> {
+) -> Result<(Vec<DiffState>, BTreeMap<ObjectKey, AppliedFingerprints>), ClusterError> {
+    let rules = &request.ignore;
     if request.dry_run || prepared.iter().any(|p| p.options.apply_out_of_sync_only) {
-        let diffs = diff_all(client, prepared, live, &request.ignore, request.parallelism).await?;
-        Ok(diffs.into_iter().map(|d| d.state).collect())
-    } else {
-        Ok(vec![DiffState::Modified; prepared.len()])
+        let n = request.parallelism;
+        let compared = compare_all(client, prepared, live, rules, previous, n).await?;
+        let mut fingerprints = BTreeMap::new();
+        let states = compared
+            .into_iter()
+            .map(|c| {
+                if let Some(known) = c.in_sync {
+                    fingerprints.insert(c.diff.key.clone(), known);
+                }
+                c.diff.state
+            })
+            .collect();
+        return Ok((states, fingerprints));
     }
+    let mut fingerprints = BTreeMap::new();
+    let states = prepared
+        .iter()
+        .map(|object| {
+            let key = &object.key;
+            let known = previous.applied(key);
+            let unchanged = live.get(key).is_some_and(|live| {
+                let body = body(object, Some(live), rules);
+                fingerprint::unchanged(key, known, &body, live)
+            });
+            match known {
+                Some(known) if unchanged => {
+                    fingerprints.insert(key.clone(), known.clone());
+                    DiffState::Unchanged
+                }
+                _ => DiffState::Modified,
+            }
+        })
+        .collect();
+    Ok((states, fingerprints))
 }
 
-fn desired(prepared: &[Prepared], states: &[DiffState]) -> Vec<Desired> {
+fn desired(
+    prepared: &[Prepared],
+    states: &[DiffState],
+    fingerprints: &BTreeMap<ObjectKey, AppliedFingerprints>,
+) -> Vec<Desired> {
     prepared
         .iter()
         .zip(states)
@@ -189,6 +244,7 @@ fn desired(prepared: &[Prepared], states: &[DiffState]) -> Vec<Desired> {
             wave: p.wave,
             options: p.options,
             state,
+            known_unchanged: state == DiffState::Unchanged && fingerprints.contains_key(&p.key),
         })
         .collect()
 }

@@ -50,9 +50,30 @@ pub struct ApplyContext<'a> {
     pub recreate_timeout: Duration,
 }
 
-/// Applies `body` for `object` over `live`; returns what happened and a message. With `Force`
-/// or `Replace`, an immutable-field refusal deletes and recreates the object — only when this
-/// application owns it.
+/// What an apply did: the action, a message (why, for a failure), and the object as the API
+/// server stored it (none after a failure).
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// What happened.
+    pub action: Action,
+    /// Details; empty for a plain apply.
+    pub message: String,
+    /// The stored object, when the apply succeeded.
+    pub stored: Option<Value>,
+}
+
+impl Applied {
+    fn failed(message: String) -> Applied {
+        Applied {
+            action: Action::Failed,
+            message,
+            stored: None,
+        }
+    }
+}
+
+/// Applies `body` for `object` over `live`. With `Force` or `Replace`, an immutable-field
+/// refusal deletes and recreates the object — only when this application owns it.
 pub async fn apply(
     client: &Client,
     object: &Prepared,
@@ -60,7 +81,7 @@ pub async fn apply(
     body: &Value,
     live: Option<&Value>,
     ctx: ApplyContext<'_>,
-) -> (Action, String) {
+) -> Applied {
     let objects = api(client, resource, &object.key.namespace);
     let name = &object.key.name;
     let result = if object.options.replace {
@@ -71,28 +92,27 @@ pub async fn apply(
             .await
     };
     match result {
-        Ok(applied) => (
-            changed(live, applied.metadata.resource_version.as_deref()),
-            String::new(),
-        ),
+        Ok(applied) => Applied {
+            action: changed(live, applied.metadata.resource_version.as_deref()),
+            message: String::new(),
+            stored: Some(to_value(applied, resource)),
+        },
         Err(err) if is_immutable(&err) && (object.options.force || object.options.replace) => {
             match recreate(&objects, object, body, live, ctx).await {
-                Ok(()) => (
-                    Action::Created,
-                    "recreated: an immutable field changed".into(),
-                ),
-                Err(why) => (Action::Failed, format!("recreate failed: {why}")),
+                Ok(stored) => Applied {
+                    action: Action::Created,
+                    message: "recreated: an immutable field changed".into(),
+                    stored: Some(to_value(stored, resource)),
+                },
+                Err(why) => Applied::failed(format!("recreate failed: {why}")),
             }
         }
-        Err(err) if is_immutable(&err) => (
-            Action::Failed,
-            format!(
-                "{} (an immutable field changed; the sync option Force=true deletes and \
-                 recreates the object)",
-                api_message(&err)
-            ),
-        ),
-        Err(err) => (Action::Failed, api_message(&err)),
+        Err(err) if is_immutable(&err) => Applied::failed(format!(
+            "{} (an immutable field changed; the sync option Force=true deletes and \
+             recreates the object)",
+            api_message(&err)
+        )),
+        Err(err) => Applied::failed(api_message(&err)),
     }
 }
 
@@ -154,7 +174,7 @@ async fn recreate(
     body: &Value,
     live: Option<&Value>,
     ctx: ApplyContext<'_>,
-) -> Result<(), String> {
+) -> Result<kube::api::DynamicObject, String> {
     let key = &object.key;
     let live = live.ok_or_else(|| format!("{key} was not read before the apply"))?;
     let deleted = delete_owned(objects, ctx.app, key, live)
@@ -181,7 +201,6 @@ async fn recreate(
     objects
         .patch(&key.name, &params(false), &Patch::Apply(body))
         .await
-        .map(|_| ())
         .map_err(|e| api_message(&e))
 }
 

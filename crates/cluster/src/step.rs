@@ -7,6 +7,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use capstan_api::AppliedFingerprints;
+use capstan_core::fingerprint;
 use capstan_core::outcome::{Action, ObjectOutcome, SyncOutcome};
 use capstan_core::plan::{DISCOVERY_RANK, kind_rank};
 use capstan_core::progress::{Cursor, Stage};
@@ -215,33 +217,49 @@ async fn apply_step(
         }
         resolve_pending(&mut run.prepared, catalog);
     }
-    let run: &Run = run;
+    let shared: &Run = run;
     let applies: Vec<_> = step
         .iter()
-        .map(|&i| apply_one(client, run, &run.prepared[i]))
+        .map(|&i| apply_one(client, shared, &shared.prepared[i]))
         .collect();
-    parallel::run(applies, run.request.parallelism).await
+    let results = parallel::run(applies, shared.request.parallelism).await;
+    let mut outcomes = Vec::with_capacity(results.len());
+    for (outcome, fingerprints) in results {
+        match fingerprints {
+            Some(known) => run.fingerprints.insert(outcome.key.clone(), known),
+            None => run.fingerprints.remove(&outcome.key),
+        };
+        outcomes.push(outcome);
+    }
+    outcomes
 }
 
-async fn apply_one(client: &Client, run: &Run, object: &Prepared) -> ObjectOutcome {
+/// Applies one object; returns its outcome and the fingerprints of what was applied.
+async fn apply_one(
+    client: &Client,
+    run: &Run,
+    object: &Prepared,
+) -> (ObjectOutcome, Option<AppliedFingerprints>) {
+    let key = &object.key;
     let Some(resource) = &object.resource else {
-        return note(
-            &object.key,
-            Action::Failed,
-            "its kind is not served by the cluster",
-        );
+        let why = "its kind is not served by the cluster";
+        return (note(key, Action::Failed, why), None);
     };
-    if let Some(why) = run.conflict(&object.key) {
-        return note(&object.key, Action::Failed, &why);
+    if let Some(why) = run.conflict(key) {
+        return (note(key, Action::Failed, &why), None);
     }
-    let live = run.live.get(&object.key);
+    let live = run.live.get(key);
     let body = body(object, live, &run.request.ignore);
     let ctx = ssa::ApplyContext {
         app: &run.request.app,
         recreate_timeout: run.request.wave_timeout,
     };
-    let (action, message) = ssa::apply(client, object, resource, &body, live, ctx).await;
-    note(&object.key, action, &message)
+    let applied = ssa::apply(client, object, resource, &body, live, ctx).await;
+    let known = applied
+        .stored
+        .as_ref()
+        .and_then(|stored| fingerprint::applied(key, &body, stored));
+    (note(key, applied.action, &applied.message), known)
 }
 
 /// Deletes the owned objects at `indexes`, one by one, in order, each only if the application

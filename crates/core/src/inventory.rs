@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use capstan_api::InventoryEntry;
+use capstan_api::{AppliedFingerprints, InventoryEntry};
 
 use crate::object::ObjectKey;
 
@@ -29,18 +29,48 @@ pub enum InventoryError {
     EmptyDesiredSet(usize),
 }
 
-/// The objects of one application, with the version each was applied with.
+/// The objects of one application, with the version each was applied with and, when known,
+/// the fingerprints of its last apply.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Inventory {
-    entries: BTreeMap<ObjectKey, String>,
+    entries: BTreeMap<ObjectKey, Record>,
+}
+
+/// What the inventory knows of one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The version it was applied with.
+    pub version: String,
+    /// The fingerprints of its last apply (see `fingerprint`).
+    pub applied: Option<AppliedFingerprints>,
+}
+
+impl Record {
+    /// A record of `version` without fingerprints.
+    pub fn version(version: impl Into<String>) -> Record {
+        Record {
+            version: version.into(),
+            applied: None,
+        }
+    }
 }
 
 impl Inventory {
-    /// An inventory of `(key, version)` pairs.
+    /// An inventory of `(key, version)` pairs, without fingerprints.
     pub fn new(entries: impl IntoIterator<Item = (ObjectKey, String)>) -> Inventory {
+        Inventory::of_records(entries.into_iter().map(|(k, v)| (k, Record::version(v))))
+    }
+
+    /// An inventory of `(key, record)` pairs.
+    pub fn of_records(entries: impl IntoIterator<Item = (ObjectKey, Record)>) -> Inventory {
         Inventory {
             entries: entries.into_iter().collect(),
         }
+    }
+
+    /// The fingerprints of `key`'s last apply, when known.
+    pub fn applied(&self, key: &ObjectKey) -> Option<&AppliedFingerprints> {
+        self.entries.get(key).and_then(|r| r.applied.as_ref())
     }
 
     /// An inventory of structured entries; each needs a version, a kind and a name.
@@ -58,7 +88,11 @@ impl Inventory {
                 namespace: entry.namespace,
                 name: entry.name,
             };
-            out.insert(key, entry.version);
+            let record = Record {
+                version: entry.version,
+                applied: entry.applied,
+            };
+            out.insert(key, record);
         }
         Ok(Inventory { entries: out })
     }
@@ -67,12 +101,13 @@ impl Inventory {
     pub fn entries(&self) -> Vec<InventoryEntry> {
         self.entries
             .iter()
-            .map(|(k, version)| InventoryEntry {
+            .map(|(k, record)| InventoryEntry {
                 group: k.group.clone(),
-                version: version.clone(),
+                version: record.version.clone(),
                 kind: k.kind.clone(),
                 namespace: k.namespace.clone(),
                 name: k.name.clone(),
+                applied: record.applied.clone(),
             })
             .collect()
     }
@@ -96,7 +131,7 @@ impl Inventory {
 
     /// The entries, sorted by key.
     pub fn iter(&self) -> impl Iterator<Item = (&ObjectKey, &str)> {
-        self.entries.iter().map(|(k, v)| (k, v.as_str()))
+        self.entries.iter().map(|(k, r)| (k, r.version.as_str()))
     }
 
     /// The number of entries.
@@ -115,7 +150,7 @@ impl Inventory {
         self.entries
             .iter()
             .filter(|(key, _)| !desired.contains(*key))
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, r)| (k.clone(), r.version.clone()))
             .collect()
     }
 
@@ -131,18 +166,18 @@ impl Inventory {
         Ok(())
     }
 
-    /// The inventory after a sync: the `desired` objects (with the versions they were applied
-    /// with), plus every object of this inventory that left the desired set and was not
-    /// `forgotten` — pruned, found gone, or found owned by something else.
+    /// The inventory after a sync: the `desired` objects (with the versions and fingerprints
+    /// they were applied with), plus every object of this inventory that left the desired set
+    /// and was not `forgotten` — pruned, found gone, or found owned by something else.
     pub fn carry_over(
         &self,
-        desired: impl IntoIterator<Item = (ObjectKey, String)>,
+        desired: impl IntoIterator<Item = (ObjectKey, Record)>,
         forgotten: &BTreeSet<ObjectKey>,
     ) -> Inventory {
-        let mut next: BTreeMap<ObjectKey, String> = desired.into_iter().collect();
-        for (key, version) in &self.entries {
+        let mut next: BTreeMap<ObjectKey, Record> = desired.into_iter().collect();
+        for (key, record) in &self.entries {
             if !forgotten.contains(key) && !next.contains_key(key) {
-                next.insert(key.clone(), version.clone());
+                next.insert(key.clone(), record.clone());
             }
         }
         Inventory { entries: next }
@@ -279,10 +314,10 @@ mod tests {
         );
         let previous = Inventory::new(entries(&[web.clone(), old.clone(), gone.clone()]));
         let new = key("ConfigMap", "new");
-        let next = previous.carry_over(
-            entries(&[web.clone(), new.clone()]),
-            &BTreeSet::from([gone.clone()]),
-        );
+        let desired = entries(&[web.clone(), new.clone()])
+            .into_iter()
+            .map(|(k, v)| (k, Record::version(v)));
+        let next = previous.carry_over(desired, &BTreeSet::from([gone.clone()]));
         assert_eq!(next, Inventory::new(entries(&[web, new, old])));
     }
 }

@@ -2,6 +2,7 @@
 //! (ordering, waves, prune set), health per kind, and status computation. Does no I/O.
 
 pub mod diff;
+pub mod fingerprint;
 pub mod health;
 pub mod ignore;
 pub mod inventory;

@@ -83,6 +83,9 @@ pub struct Desired {
     pub options: SyncOptions,
     /// How it compares with the cluster.
     pub state: DiffState,
+    /// Whether it is known to be unchanged since it was last applied (its fingerprints match):
+    /// then it is not applied again, whatever its options.
+    pub known_unchanged: bool,
 }
 
 /// One object that left the desired set and is owned by the application.
@@ -117,7 +120,8 @@ pub struct Plan {
     pub prune_last: Vec<usize>,
     /// Leaving objects kept because of `Prune=false` (indexes into the leaving list).
     pub prune_skipped: Vec<usize>,
-    /// Desired objects not applied because they are in sync and `ApplyOutOfSyncOnly` is set.
+    /// Desired objects not applied because they are in sync and either `ApplyOutOfSyncOnly` is
+    /// set or they are known unchanged since their last apply.
     pub skipped: Vec<usize>,
 }
 
@@ -126,7 +130,8 @@ pub fn plan(desired: &[Desired], leaving: &[Leaving]) -> Plan {
     let mut out = Plan::default();
     let mut applied: Vec<usize> = Vec::new();
     for (i, object) in desired.iter().enumerate() {
-        if object.options.apply_out_of_sync_only && object.state == DiffState::Unchanged {
+        let skip = object.options.apply_out_of_sync_only || object.known_unchanged;
+        if skip && object.state == DiffState::Unchanged {
             out.skipped.push(i);
         } else {
             applied.push(i);

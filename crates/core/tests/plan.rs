@@ -42,6 +42,7 @@ fn object(spec: &str, app: SyncOptions) -> (bool, Desired) {
         } else {
             DiffState::Modified
         },
+        known_unchanged: false,
     };
     (leaving, desired)
 }
