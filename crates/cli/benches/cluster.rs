@@ -313,6 +313,9 @@ fn check(bench: &Bench) -> Applied {
                 name(tool)
             );
         }
+        if tool == Tool::Capstan {
+            drift_is_found_and_reverted(bench, &ns);
+        }
         // (kubectl's diff of capstan's changed objects would be a conflict of field managers.)
         let diff = bench.run(tool, "diff", &bench.changed, &ns, 1);
         assert_eq!(changed_objects(&diff), APPS / 10 * 2, "{} diff", name(tool));
@@ -324,6 +327,35 @@ fn check(bench: &Bench) -> Applied {
         applied.insert(name(tool), ns);
     }
     applied
+}
+
+/// Objects another field manager edited after capstan applied them (their fingerprints still
+/// name the old live objects) are found by `capstan diff` and reverted by `capstan apply`.
+fn drift_is_found_and_reverted(bench: &Bench, namespace: &str) {
+    const EDITED: usize = 5;
+    let maps = Api::<ConfigMap>::namespaced(bench.client.clone(), namespace);
+    let edit = kube::api::PatchParams {
+        field_manager: Some("kubectl-edit".into()),
+        ..kube::api::PatchParams::default()
+    };
+    let body = serde_json::json!({"data": {"LOG_LEVEL": "trace"}});
+    bench.rt.block_on(async {
+        for i in 0..EDITED {
+            let name = format!("app-{:03}-config", i * 7);
+            maps.patch(&name, &edit, &kube::api::Patch::Merge(&body))
+                .await
+                .expect("edit a ConfigMap as another manager");
+        }
+    });
+    let diff = bench.run(Tool::Capstan, "diff", &bench.dir, namespace, 1);
+    assert_eq!(
+        changed_objects(&diff),
+        EDITED,
+        "capstan diff after {EDITED} edits"
+    );
+    bench.run(Tool::Capstan, "apply", &bench.dir, namespace, 0);
+    bench.run(Tool::Capstan, "diff", &bench.dir, namespace, 0);
+    eprintln!("check: {EDITED} objects edited by another manager are found and reverted");
 }
 
 /// One timed comparison.
