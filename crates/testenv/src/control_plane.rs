@@ -1,5 +1,6 @@
-//! One real control plane on loopback: etcd and kube-apiserver (TLS with a generated CA, token
-//! authentication, RBAC), and on request the workload tier (see `workloads`).
+//! One real control plane on loopback: etcd and kube-apiserver (TLS with a generated CA, token and
+//! client-certificate authentication, RBAC), and on request the
+//! workload tier (see `workloads`).
 //!
 //! Expected flow: [`ControlPlane::start`] → tests use [`ControlPlane::client`] and friends →
 //! drop (or [`ControlPlane::stop`]) kills every component by PID in reverse start order.
@@ -15,13 +16,19 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Ro
 use kube::api::{ObjectMeta, PostParams};
 
 use crate::certs::{Pki, random_token, write};
-use crate::kubeconfig::{client_from, write_kubeconfig};
+use crate::kubeconfig::{Credentials, client_from, write_identity, write_kubeconfig};
 use crate::process::Component;
 use crate::ready::{free_port, http_ok, https_ok, wait_until};
 use crate::{Error, binaries, workloads};
 
 /// How long a component may take to become ready.
 pub(crate) const STARTUP_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The user name behind the admin token (group `system:masters`): the harness's own setup.
+pub const ADMIN_USER: &str = "capstan-test-admin";
+
+/// The group whose members may do anything, bypassing RBAC.
+pub(crate) const MASTERS: &str = "system:masters";
 
 /// The user name behind the unprivileged token; it may read, not write.
 pub const UNPRIVILEGED_USER: &str = "capstan-test-unprivileged";
@@ -45,6 +52,7 @@ pub struct ControlPlane {
     tier: Tier,
     admin_kubeconfig: PathBuf,
     unprivileged_kubeconfig: PathBuf,
+    pki: Pki,
     components: Mutex<Vec<Component>>,
 }
 
@@ -94,7 +102,7 @@ impl ControlPlane {
         write(
             &tokens,
             &format!(
-                "{admin_token},capstan-test-admin,uid-admin,\"system:masters\"\n\
+                "{admin_token},{ADMIN_USER},uid-admin,\"{MASTERS}\"\n\
                  {unprivileged_token},{UNPRIVILEGED_USER},uid-unprivileged\n"
             ),
         )?;
@@ -105,14 +113,14 @@ impl ControlPlane {
             &server,
             &pki.ca_cert,
             "admin",
-            Some(&admin_token),
+            Credentials::Token(&admin_token),
         )?;
         let unprivileged_kubeconfig = write_kubeconfig(
             &dir.join("unprivileged.kubeconfig"),
             &server,
             &pki.ca_cert,
             UNPRIVILEGED_USER,
-            Some(&unprivileged_token),
+            Credentials::Token(&unprivileged_token),
         )?;
         start_apiserver(
             &dir,
@@ -126,7 +134,7 @@ impl ControlPlane {
         .await?;
         grant_read_to_unprivileged(&admin_kubeconfig).await?;
         if tier == Tier::Workloads {
-            workloads::start(&dir, &pki, &admin_kubeconfig, &mut components).await?;
+            workloads::start(&dir, &pki, &server, &admin_kubeconfig, &mut components).await?;
         }
         Ok(Self {
             dir,
@@ -134,6 +142,7 @@ impl ControlPlane {
             tier,
             admin_kubeconfig,
             unprivileged_kubeconfig,
+            pki,
             components: Mutex::new(components),
         })
     }
@@ -172,6 +181,14 @@ impl ControlPlane {
     /// A new client for [`UNPRIVILEGED_USER`].
     pub async fn unprivileged_client(&self) -> Result<kube::Client, Error> {
         client_from(&self.unprivileged_kubeconfig).await
+    }
+
+    /// Makes a new identity: a client certificate for `user` in `group` (e.g.
+    /// `Some("system:masters")`, or `None` for a user with only the permissions RBAC grants it),
+    /// signed by the CA the apiserver trusts, and a kubeconfig using it. Returns the
+    /// kubeconfig's path. Any number can be made while the control plane runs.
+    pub fn identity(&self, user: &str, group: Option<&str>) -> Result<PathBuf, Error> {
+        write_identity(&self.dir, &self.server, &self.pki, user, group)
     }
 
     /// The process id of a running component, e.g. `pid("kube-apiserver")`.

@@ -1,5 +1,6 @@
-//! The test harness: one shared control plane per test binary and tier, a fresh namespace per
-//! test, and failure reports that name the component that died and show its log.
+//! The test harness: one shared control plane per test binary and tier, a fresh namespace and a
+//! Capstan identity of its own per test (so its requests can be told apart from the harness's and
+//! other tests'), and failure reports that name the component that died and show its log.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -10,9 +11,10 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use tokio::sync::OnceCell;
 
-use crate::control_plane::{ControlPlane, Tier};
+use crate::control_plane::{ControlPlane, MASTERS, Tier};
+use crate::kubeconfig::client_from;
 
-/// What a test body gets: an admin client and its own namespace.
+/// What a test body gets: an admin client, its own namespace and its own Capstan identity.
 #[derive(Clone)]
 pub struct TestContext {
     /// Admin client (group `system:masters`).
@@ -23,6 +25,18 @@ pub struct TestContext {
     pub admin_kubeconfig: PathBuf,
     /// Kubeconfig of the unprivileged identity (read-only through RBAC).
     pub unprivileged_kubeconfig: PathBuf,
+    /// The user name Capstan runs as in this test, `capstan:<namespace>` (group
+    /// `system:masters`): no other test and not the harness makes requests as this user.
+    pub capstan_user: String,
+    /// Kubeconfig of [`capstan_user`](Self::capstan_user) (a client certificate).
+    pub capstan_kubeconfig: PathBuf,
+}
+
+impl TestContext {
+    /// A new client acting as [`capstan_user`](Self::capstan_user).
+    pub async fn capstan_client(&self) -> Result<kube::Client, crate::Error> {
+        client_from(&self.capstan_kubeconfig).await
+    }
 }
 
 /// The control plane of `tier` shared by every test in this test binary, started on first use.
@@ -69,11 +83,18 @@ where
         Ok(namespace) => namespace,
         Err(err) => return Err(explain(env, test, err).await),
     };
+    let capstan_user = format!("capstan:{namespace}");
+    let capstan_kubeconfig = match env.identity(&capstan_user, Some(MASTERS)) {
+        Ok(kubeconfig) => kubeconfig,
+        Err(err) => return Err(explain(env, test, err.into()).await),
+    };
     let ctx = TestContext {
         client: client.clone(),
         namespace: namespace.clone(),
         admin_kubeconfig: env.admin_kubeconfig().to_owned(),
         unprivileged_kubeconfig: env.unprivileged_kubeconfig().to_owned(),
+        capstan_user,
+        capstan_kubeconfig,
     };
     let outcome = match tokio::spawn(body(ctx)).await {
         Ok(result) => result,
