@@ -1,5 +1,5 @@
 //! One real control plane on loopback: etcd and kube-apiserver (TLS with a generated CA, token and
-//! client-certificate authentication, RBAC), and on request the
+//! client-certificate authentication, RBAC, an audit log — see `audit`), and on request the
 //! workload tier (see `workloads`).
 //!
 //! Expected flow: [`ControlPlane::start`] → tests use [`ControlPlane::client`] and friends →
@@ -15,6 +15,7 @@ use std::time::Duration;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
 use kube::api::{ObjectMeta, PostParams};
 
+use crate::audit::{self, Audit, AuditError, AuditLog};
 use crate::certs::{Pki, random_token, write};
 use crate::kubeconfig::{Credentials, client_from, write_identity, write_kubeconfig};
 use crate::process::Component;
@@ -53,6 +54,7 @@ pub struct ControlPlane {
     admin_kubeconfig: PathBuf,
     unprivileged_kubeconfig: PathBuf,
     pki: Pki,
+    audit: AuditLog,
     components: Mutex<Vec<Component>>,
 }
 
@@ -122,7 +124,7 @@ impl ControlPlane {
             UNPRIVILEGED_USER,
             Credentials::Token(&unprivileged_token),
         )?;
-        start_apiserver(
+        let audit = start_apiserver(
             &dir,
             &pki,
             &etcd_url,
@@ -143,6 +145,7 @@ impl ControlPlane {
             admin_kubeconfig,
             unprivileged_kubeconfig,
             pki,
+            audit,
             components: Mutex::new(components),
         })
     }
@@ -189,6 +192,16 @@ impl ControlPlane {
     /// kubeconfig's path. Any number can be made while the control plane runs.
     pub fn identity(&self, user: &str, group: Option<&str>) -> Result<PathBuf, Error> {
         write_identity(&self.dir, &self.server, &self.pki, user, group)
+    }
+
+    /// The audit log: every request of the test identities (see [`crate::audit`]).
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Every request logged so far; shorthand for `audit_log().read()`.
+    pub fn audit(&self) -> Result<Audit, AuditError> {
+        self.audit.read()
     }
 
     /// The process id of a running component, e.g. `pid("kube-apiserver")`.
@@ -305,7 +318,8 @@ async fn start_etcd_on(
     Ok(client_url)
 }
 
-/// Starts kube-apiserver and waits until `/readyz` answers through the admin kubeconfig.
+/// Starts kube-apiserver with its audit log and waits until `/readyz` answers through the admin
+/// kubeconfig; returns the audit log.
 async fn start_apiserver(
     dir: &Path,
     pki: &Pki,
@@ -314,9 +328,10 @@ async fn start_apiserver(
     tokens: &Path,
     admin_kubeconfig: &Path,
     components: &mut Vec<Component>,
-) -> Result<(), Error> {
+) -> Result<AuditLog, Error> {
     let binary = binaries::require("kube-apiserver")?;
-    let args = vec![
+    let (audit_flags, audit) = audit::apiserver_flags(dir)?;
+    let mut args = vec![
         format!("--etcd-servers={etcd_url}"),
         "--bind-address=127.0.0.1".to_owned(),
         "--advertise-address=127.0.0.1".to_owned(),
@@ -337,6 +352,7 @@ async fn start_apiserver(
         ),
         "--disable-admission-plugins=ServiceAccount".to_owned(),
     ];
+    args.extend(audit_flags);
     let mut apiserver = Component::spawn(
         "kube-apiserver",
         &binary,
@@ -349,7 +365,7 @@ async fn start_apiserver(
     })
     .await?;
     components.push(apiserver);
-    Ok(())
+    Ok(audit)
 }
 
 /// Gives [`UNPRIVILEGED_USER`] read-only access to everything (get, list, watch) and no writes,

@@ -1,6 +1,6 @@
 //! The test harness: one shared control plane per test binary and tier, a fresh namespace and a
-//! Capstan identity of its own per test (so its requests can be told apart from the harness's and
-//! other tests'), and failure reports that name the component that died and show its log.
+//! Capstan identity of its own per test (so its requests can be counted in the audit log while
+//! other tests run), and failure reports that name the component that died and show its log.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use tokio::sync::OnceCell;
 
+use crate::audit::{Audit, AuditError, AuditLog};
 use crate::control_plane::{ControlPlane, MASTERS, Tier};
 use crate::kubeconfig::client_from;
 
@@ -30,12 +31,20 @@ pub struct TestContext {
     pub capstan_user: String,
     /// Kubeconfig of [`capstan_user`](Self::capstan_user) (a client certificate).
     pub capstan_kubeconfig: PathBuf,
+    /// The control plane's audit log.
+    pub audit_log: AuditLog,
 }
 
 impl TestContext {
     /// A new client acting as [`capstan_user`](Self::capstan_user).
     pub async fn capstan_client(&self) -> Result<kube::Client, crate::Error> {
         client_from(&self.capstan_kubeconfig).await
+    }
+
+    /// Every request in the control plane's audit log so far (all tests' and the harness's);
+    /// narrow it with [`Audit::by_user`], [`Audit::in_namespace`] and [`Audit::since`].
+    pub fn audit(&self) -> Result<Audit, AuditError> {
+        self.audit_log.read()
     }
 }
 
@@ -95,6 +104,7 @@ where
         unprivileged_kubeconfig: env.unprivileged_kubeconfig().to_owned(),
         capstan_user,
         capstan_kubeconfig,
+        audit_log: env.audit_log().clone(),
     };
     let outcome = match tokio::spawn(body(ctx)).await {
         Ok(result) => result,

@@ -2,7 +2,7 @@
 //! plane's certificate, so their `/healthz` is checked with verified TLS), and kwok managing one
 //! fake Node, so Deployments roll out and their pods become Ready without a kubelet. Each runs as
 //! an identity of its own (a client certificate in `system:masters`), so their requests are never
-//! mistaken for the harness's or a test's.
+//! mistaken for the harness's or a test's, and the audit policy leaves them out.
 
 use std::path::Path;
 
