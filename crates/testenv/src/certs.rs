@@ -1,9 +1,12 @@
 //! Key material for one control plane: a throw-away CA, a serving certificate for loopback signed
 //! by it (used by kube-apiserver, kube-controller-manager and kube-scheduler, so clients verify TLS
-//! for real), the service-account signing key, and random bearer tokens.
+//! for real), client certificates signed by the same CA (the apiserver's `--client-ca-file`, so
+//! any number of identities can be made after start-up), the service-account signing key, and
+//! random bearer tokens.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -12,7 +15,7 @@ use rcgen::{
 
 use crate::Error;
 
-/// Paths of the PEM files written for a control plane.
+/// Paths of the PEM files written for a control plane, and the CA that signs client certificates.
 #[derive(Debug, Clone)]
 pub struct Pki {
     /// The CA certificate clients trust.
@@ -25,6 +28,8 @@ pub struct Pki {
     pub sa_key: PathBuf,
     /// Service-account token verification key (public).
     pub sa_pub: PathBuf,
+    /// The CA, kept in memory only, to sign client certificates.
+    ca: Arc<Issuer<'static, KeyPair>>,
 }
 
 impl Pki {
@@ -39,6 +44,7 @@ impl Pki {
             serving_key: dir.join("serving.key"),
             sa_key: dir.join("sa.key"),
             sa_pub: dir.join("sa.pub"),
+            ca: Arc::new(serving.issuer),
         };
         write(&pki.ca_cert, &serving.ca_pem)?;
         write(&pki.serving_cert, &serving.cert.pem())?;
@@ -46,6 +52,23 @@ impl Pki {
         write(&pki.sa_key, &sa.serialize_pem())?;
         write(&pki.sa_pub, &sa.public_key_pem())?;
         Ok(pki)
+    }
+
+    /// A client certificate for `user` in `group` (the subject's CN and O, as Kubernetes reads
+    /// them), signed by the CA: the certificate's PEM and its key's PEM.
+    pub fn client_cert(&self, user: &str, group: Option<&str>) -> Result<(String, String), Error> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name.push(DnType::CommonName, user);
+        if let Some(group) = group {
+            params
+                .distinguished_name
+                .push(DnType::OrganizationName, group);
+        }
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &*self.ca)?;
+        Ok((cert.pem(), key.serialize_pem()))
     }
 }
 
@@ -58,6 +81,8 @@ pub struct LoopbackCert {
     pub cert: rcgen::Certificate,
     /// Its private key.
     pub key: KeyPair,
+    /// The CA, which can sign more certificates.
+    pub issuer: Issuer<'static, KeyPair>,
 }
 
 impl LoopbackCert {
@@ -91,6 +116,7 @@ impl LoopbackCert {
             ca_pem: ca_cert.pem(),
             cert,
             key,
+            issuer,
         })
     }
 }

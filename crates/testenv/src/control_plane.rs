@@ -1,5 +1,6 @@
-//! One real control plane on loopback: etcd and kube-apiserver (TLS with a generated CA, token
-//! authentication, RBAC), and on request the workload tier (see `workloads`).
+//! One real control plane on loopback: etcd and kube-apiserver (TLS with a generated CA, token and
+//! client-certificate authentication, RBAC, an audit log — see `audit`), and on request the
+//! workload tier (see `workloads`).
 //!
 //! Expected flow: [`ControlPlane::start`] → tests use [`ControlPlane::client`] and friends →
 //! drop (or [`ControlPlane::stop`]) kills every component by PID in reverse start order.
@@ -14,14 +15,21 @@ use std::time::Duration;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
 use kube::api::{ObjectMeta, PostParams};
 
+use crate::audit::{self, Audit, AuditError, AuditLog};
 use crate::certs::{Pki, random_token, write};
-use crate::kubeconfig::{client_from, write_kubeconfig};
+use crate::kubeconfig::{Credentials, client_from, write_identity, write_kubeconfig};
 use crate::process::Component;
 use crate::ready::{free_port, http_ok, https_ok, wait_until};
 use crate::{Error, binaries, workloads};
 
 /// How long a component may take to become ready.
 pub(crate) const STARTUP_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The user name behind the admin token (group `system:masters`): the harness's own setup.
+pub const ADMIN_USER: &str = "capstan-test-admin";
+
+/// The group whose members may do anything, bypassing RBAC.
+pub(crate) const MASTERS: &str = "system:masters";
 
 /// The user name behind the unprivileged token; it may read, not write.
 pub const UNPRIVILEGED_USER: &str = "capstan-test-unprivileged";
@@ -45,6 +53,8 @@ pub struct ControlPlane {
     tier: Tier,
     admin_kubeconfig: PathBuf,
     unprivileged_kubeconfig: PathBuf,
+    pki: Pki,
+    audit: AuditLog,
     components: Mutex<Vec<Component>>,
 }
 
@@ -94,7 +104,7 @@ impl ControlPlane {
         write(
             &tokens,
             &format!(
-                "{admin_token},capstan-test-admin,uid-admin,\"system:masters\"\n\
+                "{admin_token},{ADMIN_USER},uid-admin,\"{MASTERS}\"\n\
                  {unprivileged_token},{UNPRIVILEGED_USER},uid-unprivileged\n"
             ),
         )?;
@@ -105,16 +115,16 @@ impl ControlPlane {
             &server,
             &pki.ca_cert,
             "admin",
-            Some(&admin_token),
+            Credentials::Token(&admin_token),
         )?;
         let unprivileged_kubeconfig = write_kubeconfig(
             &dir.join("unprivileged.kubeconfig"),
             &server,
             &pki.ca_cert,
             UNPRIVILEGED_USER,
-            Some(&unprivileged_token),
+            Credentials::Token(&unprivileged_token),
         )?;
-        start_apiserver(
+        let audit = start_apiserver(
             &dir,
             &pki,
             &etcd_url,
@@ -126,7 +136,7 @@ impl ControlPlane {
         .await?;
         grant_read_to_unprivileged(&admin_kubeconfig).await?;
         if tier == Tier::Workloads {
-            workloads::start(&dir, &pki, &admin_kubeconfig, &mut components).await?;
+            workloads::start(&dir, &pki, &server, &admin_kubeconfig, &mut components).await?;
         }
         Ok(Self {
             dir,
@@ -134,6 +144,8 @@ impl ControlPlane {
             tier,
             admin_kubeconfig,
             unprivileged_kubeconfig,
+            pki,
+            audit,
             components: Mutex::new(components),
         })
     }
@@ -172,6 +184,24 @@ impl ControlPlane {
     /// A new client for [`UNPRIVILEGED_USER`].
     pub async fn unprivileged_client(&self) -> Result<kube::Client, Error> {
         client_from(&self.unprivileged_kubeconfig).await
+    }
+
+    /// Makes a new identity: a client certificate for `user` in `group` (e.g.
+    /// `Some("system:masters")`, or `None` for a user with only the permissions RBAC grants it),
+    /// signed by the CA the apiserver trusts, and a kubeconfig using it. Returns the
+    /// kubeconfig's path. Any number can be made while the control plane runs.
+    pub fn identity(&self, user: &str, group: Option<&str>) -> Result<PathBuf, Error> {
+        write_identity(&self.dir, &self.server, &self.pki, user, group)
+    }
+
+    /// The audit log: every request of the test identities (see [`crate::audit`]).
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Every request logged so far; shorthand for `audit_log().read()`.
+    pub fn audit(&self) -> Result<Audit, AuditError> {
+        self.audit.read()
     }
 
     /// The process id of a running component, e.g. `pid("kube-apiserver")`.
@@ -288,7 +318,8 @@ async fn start_etcd_on(
     Ok(client_url)
 }
 
-/// Starts kube-apiserver and waits until `/readyz` answers through the admin kubeconfig.
+/// Starts kube-apiserver with its audit log and waits until `/readyz` answers through the admin
+/// kubeconfig; returns the audit log.
 async fn start_apiserver(
     dir: &Path,
     pki: &Pki,
@@ -297,9 +328,10 @@ async fn start_apiserver(
     tokens: &Path,
     admin_kubeconfig: &Path,
     components: &mut Vec<Component>,
-) -> Result<(), Error> {
+) -> Result<AuditLog, Error> {
     let binary = binaries::require("kube-apiserver")?;
-    let args = vec![
+    let (audit_flags, audit) = audit::apiserver_flags(dir)?;
+    let mut args = vec![
         format!("--etcd-servers={etcd_url}"),
         "--bind-address=127.0.0.1".to_owned(),
         "--advertise-address=127.0.0.1".to_owned(),
@@ -320,6 +352,7 @@ async fn start_apiserver(
         ),
         "--disable-admission-plugins=ServiceAccount".to_owned(),
     ];
+    args.extend(audit_flags);
     let mut apiserver = Component::spawn(
         "kube-apiserver",
         &binary,
@@ -332,7 +365,7 @@ async fn start_apiserver(
     })
     .await?;
     components.push(apiserver);
-    Ok(())
+    Ok(audit)
 }
 
 /// Gives [`UNPRIVILEGED_USER`] read-only access to everything (get, list, watch) and no writes,

@@ -1,5 +1,6 @@
-//! The test harness: one shared control plane per test binary and tier, a fresh namespace per
-//! test, and failure reports that name the component that died and show its log.
+//! The test harness: one shared control plane per test binary and tier, a fresh namespace and a
+//! Capstan identity of its own per test (so its requests can be counted in the audit log while
+//! other tests run), and failure reports that name the component that died and show its log.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -10,9 +11,11 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use tokio::sync::OnceCell;
 
-use crate::control_plane::{ControlPlane, Tier};
+use crate::audit::{Audit, AuditError, AuditLog};
+use crate::control_plane::{ControlPlane, MASTERS, Tier};
+use crate::kubeconfig::client_from;
 
-/// What a test body gets: an admin client and its own namespace.
+/// What a test body gets: an admin client, its own namespace and its own Capstan identity.
 #[derive(Clone)]
 pub struct TestContext {
     /// Admin client (group `system:masters`).
@@ -23,6 +26,26 @@ pub struct TestContext {
     pub admin_kubeconfig: PathBuf,
     /// Kubeconfig of the unprivileged identity (read-only through RBAC).
     pub unprivileged_kubeconfig: PathBuf,
+    /// The user name Capstan runs as in this test, `capstan:<namespace>` (group
+    /// `system:masters`): no other test and not the harness makes requests as this user.
+    pub capstan_user: String,
+    /// Kubeconfig of [`capstan_user`](Self::capstan_user) (a client certificate).
+    pub capstan_kubeconfig: PathBuf,
+    /// The control plane's audit log.
+    pub audit_log: AuditLog,
+}
+
+impl TestContext {
+    /// A new client acting as [`capstan_user`](Self::capstan_user).
+    pub async fn capstan_client(&self) -> Result<kube::Client, crate::Error> {
+        client_from(&self.capstan_kubeconfig).await
+    }
+
+    /// Every request in the control plane's audit log so far (all tests' and the harness's);
+    /// narrow it with [`Audit::by_user`], [`Audit::in_namespace`] and [`Audit::since`].
+    pub fn audit(&self) -> Result<Audit, AuditError> {
+        self.audit_log.read()
+    }
 }
 
 /// The control plane of `tier` shared by every test in this test binary, started on first use.
@@ -69,11 +92,19 @@ where
         Ok(namespace) => namespace,
         Err(err) => return Err(explain(env, test, err).await),
     };
+    let capstan_user = format!("capstan:{namespace}");
+    let capstan_kubeconfig = match env.identity(&capstan_user, Some(MASTERS)) {
+        Ok(kubeconfig) => kubeconfig,
+        Err(err) => return Err(explain(env, test, err.into()).await),
+    };
     let ctx = TestContext {
         client: client.clone(),
         namespace: namespace.clone(),
         admin_kubeconfig: env.admin_kubeconfig().to_owned(),
         unprivileged_kubeconfig: env.unprivileged_kubeconfig().to_owned(),
+        capstan_user,
+        capstan_kubeconfig,
+        audit_log: env.audit_log().clone(),
     };
     let outcome = match tokio::spawn(body(ctx)).await {
         Ok(result) => result,

@@ -5,8 +5,9 @@
 //! from the Kubernetes Go modules by `cargo xtask testenv build` (see `k8s/go.mod`).
 //!
 //! Tests use [`run`]: one control plane per test binary and tier, shared by its tests, and a
-//! fresh namespace per test. When a test fails, the error names any component that died and
-//! ends with the tail of its log.
+//! fresh namespace and Capstan identity per test. The apiserver keeps an audit log, so a test
+//! counts exactly which requests an identity made ([`audit`]). When a test fails, the error names
+//! any component that died and ends with the tail of its log.
 //!
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
@@ -20,6 +21,7 @@
 //! # }
 //! ```
 
+pub mod audit;
 pub mod binaries;
 mod certs;
 mod control_plane;
@@ -35,7 +37,8 @@ mod workloads;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use control_plane::{ControlPlane, ExitReport, Tier, UNPRIVILEGED_USER};
+pub use audit::{Audit, AuditError, AuditEvent, AuditLog, AuditMark};
+pub use control_plane::{ADMIN_USER, ControlPlane, ExitReport, Tier, UNPRIVILEGED_USER};
 pub use git_servers::{Content, GitServers, commit_files, run_git};
 pub use harness::{TestContext, run, run_in, shared};
 pub use kubeconfig::client_from;

@@ -1,6 +1,8 @@
 //! The workload tier: kube-controller-manager and kube-scheduler (serving HTTPS with the control
 //! plane's certificate, so their `/healthz` is checked with verified TLS), and kwok managing one
-//! fake Node, so Deployments roll out and their pods become Ready without a kubelet.
+//! fake Node, so Deployments roll out and their pods become Ready without a kubelet. Each runs as
+//! an identity of its own (a client certificate in `system:masters`), so their requests are never
+//! mistaken for the harness's or a test's, and the audit policy leaves them out.
 
 use std::path::Path;
 
@@ -8,8 +10,8 @@ use k8s_openapi::api::core::v1::Node;
 use kube::api::PostParams;
 
 use crate::certs::{Pki, write};
-use crate::control_plane::STARTUP_TIMEOUT;
-use crate::kubeconfig::{client_from, write_kubeconfig};
+use crate::control_plane::{MASTERS, STARTUP_TIMEOUT};
+use crate::kubeconfig::{Credentials, client_from, write_identity, write_kubeconfig};
 use crate::process::Component;
 use crate::ready::{free_port, http_ok, https_ok, wait_until};
 use crate::{Error, binaries};
@@ -25,25 +27,29 @@ const STAGES: &str = include_str!("kwok-stages.yaml");
 pub async fn start(
     dir: &Path,
     pki: &Pki,
+    server: &str,
     admin_kubeconfig: &Path,
     components: &mut Vec<Component>,
 ) -> Result<(), Error> {
+    let identity = |user| write_identity(dir, server, pki, user, Some(MASTERS));
+    let kubeconfig_flags = |kubeconfig: &Path| {
+        ["", "authentication-", "authorization-"]
+            .map(|kind| format!("--{kind}kubeconfig={}", kubeconfig.display()))
+    };
     let tls = [
-        format!("--kubeconfig={}", admin_kubeconfig.display()),
-        format!("--authentication-kubeconfig={}", admin_kubeconfig.display()),
-        format!("--authorization-kubeconfig={}", admin_kubeconfig.display()),
         "--leader-elect=false".to_owned(),
         "--bind-address=127.0.0.1".to_owned(),
         format!("--tls-cert-file={}", pki.serving_cert.display()),
         format!("--tls-private-key-file={}", pki.serving_key.display()),
     ];
-    let kcm_extra = [
+    let mut kcm_extra = kubeconfig_flags(&identity("system:kube-controller-manager")?).to_vec();
+    kcm_extra.extend([
         format!(
             "--service-account-private-key-file={}",
             pki.sa_key.display()
         ),
         format!("--root-ca-file={}", pki.ca_cert.display()),
-    ];
+    ]);
     start_secure(
         "kube-controller-manager",
         dir,
@@ -53,8 +59,17 @@ pub async fn start(
         components,
     )
     .await?;
-    start_secure("kube-scheduler", dir, pki, &tls, &[], components).await?;
-    start_kwok(dir, admin_kubeconfig, components).await?;
+    let scheduler_extra = kubeconfig_flags(&identity("system:kube-scheduler")?);
+    start_secure(
+        "kube-scheduler",
+        dir,
+        pki,
+        &tls,
+        &scheduler_extra,
+        components,
+    )
+    .await?;
+    start_kwok(dir, &identity("system:kwok")?, components).await?;
     register_node(admin_kubeconfig, components).await
 }
 
@@ -78,7 +93,7 @@ async fn start_secure(
         &format!("https://127.0.0.1:{port}"),
         &pki.ca_cert,
         "anonymous",
-        None,
+        Credentials::Anonymous,
     )?;
     let client = client_from(&endpoint).await?;
     wait_until(&mut component, STARTUP_TIMEOUT, "GET /healthz", || {
@@ -92,7 +107,7 @@ async fn start_secure(
 /// Starts kwok with Capstan's stages, managing nodes annotated `kwok.x-k8s.io/node: fake`.
 async fn start_kwok(
     dir: &Path,
-    admin_kubeconfig: &Path,
+    kubeconfig: &Path,
     components: &mut Vec<Component>,
 ) -> Result<(), Error> {
     let binary = binaries::require("kwok")?;
@@ -105,7 +120,7 @@ async fn start_kwok(
     })?;
     let addr = format!("127.0.0.1:{}", free_port()?);
     let args = vec![
-        format!("--kubeconfig={}", admin_kubeconfig.display()),
+        format!("--kubeconfig={}", kubeconfig.display()),
         "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".to_owned(),
         format!("--config={}", stages.display()),
         format!("--server-address={addr}"),

@@ -39,7 +39,9 @@ pub struct Tls {
 
 /// Generates a fresh CA and a serving certificate for `127.0.0.1` signed by it.
 pub fn tls() -> Result<Tls, WebhookError> {
-    let LoopbackCert { ca_pem, cert, key } = LoopbackCert::generate("capstan-testenv-webhook")?;
+    let LoopbackCert {
+        ca_pem, cert, key, ..
+    } = LoopbackCert::generate("capstan-testenv-webhook")?;
     let private_key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()
