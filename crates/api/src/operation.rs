@@ -7,8 +7,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{InventoryEntry, Reason};
 use crate::names::named_enum;
+use crate::{InventoryEntry, Reason};
 
 /// One sync operation: what was asked, how far it got, and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
