@@ -3,10 +3,13 @@
 //! status once the controller keeps it there), so every valid name round-trips — RBAC names with
 //! `_` or `:`, say — where a joined string would need a separator no name may contain.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// One object of an application's inventory.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub struct InventoryEntry {
     /// The API group; empty (and left out when stored) for the core group.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -27,7 +30,9 @@ pub struct InventoryEntry {
 }
 
 /// Fingerprints of the last apply of one object (SHA-256, hex).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub struct AppliedFingerprints {
     /// Of the desired body that was sent.
     pub desired: String,

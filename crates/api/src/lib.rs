@@ -1,5 +1,8 @@
-//! Capstan's Kubernetes API: the `capstan.dev` group, and the well-known names (field manager,
-//! annotations) that every other crate and every managed object agree on.
+//! Capstan's Kubernetes API: the `capstan.dev` group, the well-known names (field manager,
+//! annotations, the ownership label) that every other crate and every managed object agree on,
+//! and the types an Application's status is made of: sync and health statuses, the operation
+//! state of a sync with its per-object results, the inventory entry, and the bounded [`Reason`]
+//! for every way a compare or sync stops or an object fails.
 //!
 //! This crate is pure: it does no I/O and depends on no other workspace crate.
 
@@ -26,7 +29,17 @@ pub const SYNC_OPTIONS_ANNOTATION: &str = "capstan.dev/sync-options";
 pub const REFRESH_ANNOTATION: &str = "capstan.dev/refresh";
 
 mod inventory;
+mod label;
+mod names;
+mod operation;
+mod reason;
 mod status;
 
 pub use inventory::{AppliedFingerprints, InventoryEntry};
+pub use label::{APP_LABEL, app_label_value};
+pub use operation::{
+    Operation, OperationPhase, OperationState, ResourceAction, ResourceResult, ResultStatus,
+    SyncResult,
+};
+pub use reason::Reason;
 pub use status::{HealthStatus, SyncStatus};

@@ -4,12 +4,13 @@
 //! resourceVersion as preconditions, so an object that was replaced or re-annotated in between is
 //! read and checked again instead of deleted blindly.
 
+use capstan_api::Reason;
 use capstan_core::object::{ObjectKey, annotation, str_at};
 use capstan_core::tracking::AppId;
 use kube::api::{Api, DeleteParams, DynamicObject, Preconditions, PropagationPolicy};
 use serde_json::Value;
 
-use crate::error::{api_message, is_not_found};
+use crate::error::{api_message, classify, is_not_found};
 
 /// How often a delete whose preconditions failed (the object changed) is read and tried again.
 const ATTEMPTS: usize = 3;
@@ -39,6 +40,28 @@ pub enum DeleteError {
     /// The object kept changing between the ownership check and the delete.
     #[error("{0} kept changing while it was being deleted")]
     Contended(Box<ObjectKey>),
+}
+
+impl DeleteError {
+    /// Whether trying again soon may succeed: the API server's answer says so (see
+    /// [`classify`]), or the object kept changing; never for an object this application does
+    /// not own.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            DeleteError::NotOwned { .. } => false,
+            DeleteError::Api { source, .. } => classify(source).is_retryable(),
+            DeleteError::Contended(_) => true,
+        }
+    }
+
+    /// Why the object was not deleted, for a prune's result.
+    pub fn reason(&self) -> Reason {
+        match self {
+            DeleteError::NotOwned { .. } => Reason::NotOwned,
+            DeleteError::Api { source, .. } => classify(source).reason(Reason::PruneFailed),
+            DeleteError::Contended(_) => Reason::Conflict,
+        }
+    }
 }
 
 /// What a delete did.

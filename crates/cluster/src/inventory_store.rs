@@ -12,7 +12,7 @@ use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
-use crate::error::{ClusterError, api_message, is_not_found};
+use crate::error::{ClusterError, InventoryAction, InventoryFailure, is_not_found};
 
 /// The data key holding the entries.
 const KEY: &str = "entries";
@@ -34,10 +34,10 @@ pub async fn load(
     namespace: &str,
 ) -> Result<Inventory, ClusterError> {
     let name = name(app);
-    let error = |message: String| ClusterError::Inventory {
-        action: "read",
+    let error = |source: InventoryFailure| ClusterError::Inventory {
+        action: InventoryAction::Read,
         name: format!("{namespace}/{name}"),
-        source: message.into(),
+        source,
     };
     let stored = match Api::<ConfigMap>::namespaced(client.clone(), namespace)
         .get(&name)
@@ -45,7 +45,7 @@ pub async fn load(
     {
         Ok(map) => map,
         Err(err) if is_not_found(&err) => return Ok(Inventory::default()),
-        Err(err) => return Err(error(api_message(&err))),
+        Err(err) => return Err(error(InventoryFailure::Api(err))),
     };
     let mut data = stored.data.unwrap_or_default();
     let parsed = match (data.remove(KEY), data.remove(LEGACY_KEY)) {
@@ -53,7 +53,7 @@ pub async fn load(
         (None, Some(lines)) => legacy(&lines),
         (None, None) => Ok(Inventory::default()),
     };
-    parsed.map_err(|e| error(e.to_string()))
+    parsed.map_err(|e| error(e.into()))
 }
 
 /// Reads the first releases' line format.
@@ -104,9 +104,9 @@ pub async fn save(
         .await
         .map(|_| ())
         .map_err(|source| ClusterError::Inventory {
-            action: "write",
+            action: InventoryAction::Write,
             name: format!("{namespace}/{name}"),
-            source: api_message(&source).into(),
+            source: InventoryFailure::Api(source),
         })
 }
 

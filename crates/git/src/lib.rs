@@ -26,10 +26,13 @@ mod writeback;
 
 use std::time::Duration;
 
+use capstan_api::Reason;
+
 pub use access::{Access, MAX_AUTHORIZATION_AGE};
 pub use cache::{CacheLimits, CacheStats, CommitInfo, RepoCache, Resolved};
 pub use credentials::Credentials;
 pub use known_hosts::{HostKeyCheck, KnownHosts};
+pub use remote::RemoteFailure;
 pub use revision::{Advertisement, Wanted, resolve};
 pub use tree::{EntryKind, GitTree};
 pub use url::RepoUrl;
@@ -66,6 +69,8 @@ pub enum Error {
         action: &'static str,
         /// The repository.
         url: String,
+        /// What kind of failure it was, which decides whether to retry.
+        kind: RemoteFailure,
         /// libgit2's message, scrubbed of secrets.
         message: String,
     },
@@ -131,10 +136,154 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether trying again soon may succeed: a lost connection, a server error, a timeout, a
+    /// cancelled operation, a push that lost a race, a local cache failure. Refused or invalid
+    /// credentials, an untrusted host, an invalid URL, a missing revision or path are not: they
+    /// stay until the repository, the Secret or the spec changes (and the next refresh, spec or
+    /// Secret change tries again anyway).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Remote { kind, .. } => kind.is_retryable(),
+            Error::Timeout { .. }
+            | Error::Cancelled { .. }
+            | Error::PushRejected { .. }
+            | Error::Local { .. } => true,
+            Error::InvalidUrl { .. }
+            | Error::InvalidCredentials { .. }
+            | Error::RevisionNotFound { .. }
+            | Error::Unauthorized { .. }
+            | Error::Read { .. } => false,
+        }
+    }
+
+    /// Why fetching or reading the source failed, for conditions, Events and metric labels.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Error::InvalidUrl { .. } => Reason::InvalidRepositoryUrl,
+            Error::InvalidCredentials { .. } => Reason::InvalidCredentials,
+            Error::RevisionNotFound { .. } => Reason::RevisionNotFound,
+            Error::Remote { kind, .. } => kind.reason(),
+            Error::Unauthorized { .. } => Reason::AuthenticationFailed,
+            Error::Timeout { .. } => Reason::Timeout,
+            Error::Cancelled { .. } => Reason::Cancelled,
+            Error::PushRejected { .. } => Reason::PushRejected,
+            Error::Read { .. } => Reason::SourceReadFailed,
+            Error::Local { .. } => Reason::GitCacheFailed,
+        }
+    }
+
     fn local(action: impl Into<String>, err: impl std::fmt::Display) -> Self {
         Self::Local {
             action: action.into(),
             message: err.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_errors_say_whether_to_retry_and_why() {
+        let url = || "https://git.example/repo.git".to_owned();
+        let cases = [
+            (
+                Error::InvalidUrl {
+                    url: url(),
+                    reason: "no host".into(),
+                },
+                false,
+                Reason::InvalidRepositoryUrl,
+            ),
+            (
+                Error::InvalidCredentials {
+                    reason: "not UTF-8".into(),
+                },
+                false,
+                Reason::InvalidCredentials,
+            ),
+            (
+                Error::RevisionNotFound {
+                    revision: "v9".into(),
+                },
+                false,
+                Reason::RevisionNotFound,
+            ),
+            (
+                Error::Remote {
+                    action: "fetch",
+                    url: url(),
+                    kind: RemoteFailure::Connection,
+                    message: "connection reset".into(),
+                },
+                true,
+                Reason::FetchFailed,
+            ),
+            (
+                Error::Remote {
+                    action: "fetch",
+                    url: url(),
+                    kind: RemoteFailure::Untrusted,
+                    message: "host key verification failed".into(),
+                },
+                false,
+                Reason::HostNotTrusted,
+            ),
+            (
+                Error::Unauthorized {
+                    action: "fetch",
+                    url: url(),
+                    message: "refused".into(),
+                },
+                false,
+                Reason::AuthenticationFailed,
+            ),
+            (
+                Error::Timeout {
+                    action: "fetch",
+                    url: url(),
+                    after: Duration::from_secs(60),
+                },
+                true,
+                Reason::Timeout,
+            ),
+            (
+                Error::Cancelled {
+                    action: "fetch",
+                    url: url(),
+                },
+                true,
+                Reason::Cancelled,
+            ),
+            (
+                Error::PushRejected {
+                    url: url(),
+                    branch: "main".into(),
+                    attempts: 3,
+                    reason: "fetch first".into(),
+                },
+                true,
+                Reason::PushRejected,
+            ),
+            (
+                Error::Read {
+                    path: "a.yaml".into(),
+                    commit: "abc".into(),
+                    reason: "gone".into(),
+                },
+                false,
+                Reason::SourceReadFailed,
+            ),
+            (
+                Error::local("find commit", "odb failure"),
+                true,
+                Reason::GitCacheFailed,
+            ),
+        ];
+        for (err, retryable, reason) in cases {
+            assert_eq!(err.is_retryable(), retryable, "{err}");
+            assert_eq!(err.reason(), reason, "{err}");
         }
     }
 }

@@ -7,6 +7,7 @@ use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use capstan_api::Reason;
 use git2::{
     AutotagOption, CertificateCheckStatus, Cred, CredentialType, Direction, ErrorClass, ErrorCode,
     FetchOptions, PushOptions, RemoteCallbacks, RemoteRedirect, Repository,
@@ -41,6 +42,74 @@ impl<'a> Session<'a> {
         let err = git2::Error::new(code, ErrorClass::Callback, &why);
         *self.refusal.borrow_mut() = Some((code, why));
         err
+    }
+}
+
+/// What kind of failure a network operation met, as far as it decides whether to retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteFailure {
+    /// The server could not be reached or the connection broke (name resolution, refused or
+    /// reset connections, the TLS or SSH transport). Retryable.
+    Connection,
+    /// libgit2's connect or I/O timeout passed. Retryable.
+    TimedOut,
+    /// The server answered with this HTTP status instead of a git reply. Retryable for 408, 429
+    /// and 500, 502, 503, 504; not for the rest (404: no such repository, 403: refused).
+    HttpStatus(u16),
+    /// The server's SSH host key or TLS certificate is not trusted. Not retryable: known_hosts or
+    /// the CA must change first.
+    Untrusted,
+    /// The server's answer is not a usable git reply (a redirect, which is never followed, a
+    /// wrong content type, a malformed pack). Not retryable.
+    Protocol,
+}
+
+impl RemoteFailure {
+    /// Classifies a libgit2 error; `refusal` is the code a callback of ours refused with, if
+    /// one did (libgit2 may report a refused certificate under another code).
+    pub(crate) fn of(err: &git2::Error, refusal: Option<ErrorCode>) -> RemoteFailure {
+        if err.code() == ErrorCode::Certificate || refusal == Some(ErrorCode::Certificate) {
+            return RemoteFailure::Untrusted;
+        }
+        if err.code() == ErrorCode::Timeout {
+            return RemoteFailure::TimedOut;
+        }
+        // libgit2 gives the status of an unexpected HTTP reply only in this message (http.c).
+        let status = err
+            .message()
+            .strip_prefix("unexpected http status code: ")
+            .and_then(|code| code.trim().parse().ok());
+        if let Some(status) = status {
+            return RemoteFailure::HttpStatus(status);
+        }
+        match err.class() {
+            ErrorClass::Net | ErrorClass::Os | ErrorClass::Ssl | ErrorClass::Ssh => {
+                RemoteFailure::Connection
+            }
+            _ if err.code() == ErrorCode::Eof => RemoteFailure::Connection,
+            _ => RemoteFailure::Protocol,
+        }
+    }
+
+    /// Whether trying again soon may succeed.
+    pub fn is_retryable(self) -> bool {
+        match self {
+            RemoteFailure::Connection | RemoteFailure::TimedOut => true,
+            RemoteFailure::HttpStatus(status) => matches!(status, 408 | 429 | 500 | 502..=504),
+            RemoteFailure::Untrusted | RemoteFailure::Protocol => false,
+        }
+    }
+
+    /// The reason to report.
+    pub fn reason(self) -> Reason {
+        match self {
+            RemoteFailure::Connection => Reason::FetchFailed,
+            RemoteFailure::TimedOut => Reason::Timeout,
+            RemoteFailure::HttpStatus(401 | 403) => Reason::AuthenticationFailed,
+            RemoteFailure::HttpStatus(_) if self.is_retryable() => Reason::FetchFailed,
+            RemoteFailure::HttpStatus(_) | RemoteFailure::Protocol => Reason::RepositoryUnavailable,
+            RemoteFailure::Untrusted => Reason::HostNotTrusted,
+        }
     }
 }
 
@@ -174,6 +243,7 @@ impl Session<'_> {
         let refusal = self.refusal.borrow_mut().take();
         let refused =
             err.code() == ErrorCode::Auth || matches!(&refusal, Some((ErrorCode::Auth, _)));
+        let kind = RemoteFailure::of(err, refusal.as_ref().map(|(code, _)| *code));
         let message = match refusal {
             Some((_, why)) if !err.message().contains(&why) => {
                 format!("{why} ({})", err.message())
@@ -191,6 +261,7 @@ impl Session<'_> {
             Error::Remote {
                 action,
                 url,
+                kind,
                 message,
             }
         }
@@ -294,6 +365,114 @@ impl Session<'_> {
             HostKeyCheck::Revoked => refuse(format!(
                 "host key verification failed: the host key of {name} is revoked"
             )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libgit2_failures_are_classified_by_what_a_retry_can_change() {
+        use RemoteFailure::*;
+        let (code, class) = (ErrorCode::GenericError, ErrorClass::Http);
+        let cases = [
+            (
+                ErrorCode::GenericError,
+                ErrorClass::Net,
+                "failed to resolve address",
+                None,
+                Connection,
+            ),
+            (
+                ErrorCode::GenericError,
+                ErrorClass::Os,
+                "connection refused",
+                None,
+                Connection,
+            ),
+            (
+                ErrorCode::Eof,
+                ErrorClass::Http,
+                "unexpected EOF",
+                None,
+                Connection,
+            ),
+            (
+                ErrorCode::GenericError,
+                ErrorClass::Ssh,
+                "handshake failed",
+                None,
+                Connection,
+            ),
+            (
+                ErrorCode::Timeout,
+                ErrorClass::Net,
+                "timed out",
+                None,
+                TimedOut,
+            ),
+            (
+                code,
+                class,
+                "unexpected http status code: 503",
+                None,
+                HttpStatus(503),
+            ),
+            (
+                code,
+                class,
+                "unexpected http status code: 404",
+                None,
+                HttpStatus(404),
+            ),
+            (code, class, "unexpected redirect", None, Protocol),
+            (
+                code,
+                class,
+                "invalid content-type: 'text/html'",
+                None,
+                Protocol,
+            ),
+            (
+                ErrorCode::Certificate,
+                ErrorClass::Ssl,
+                "invalid certificate",
+                None,
+                Untrusted,
+            ),
+            (
+                ErrorCode::User,
+                ErrorClass::Callback,
+                "host key verification failed",
+                Some(ErrorCode::Certificate),
+                Untrusted,
+            ),
+        ];
+        for (code, class, message, refusal, expected) in cases {
+            let err = git2::Error::new(code, class, message);
+            assert_eq!(RemoteFailure::of(&err, refusal), expected, "{message}");
+        }
+    }
+
+    #[test]
+    fn only_passing_remote_failures_are_retryable() {
+        use RemoteFailure::*;
+        let cases = [
+            (Connection, true, Reason::FetchFailed),
+            (TimedOut, true, Reason::Timeout),
+            (HttpStatus(429), true, Reason::FetchFailed),
+            (HttpStatus(502), true, Reason::FetchFailed),
+            (HttpStatus(501), false, Reason::RepositoryUnavailable),
+            (HttpStatus(404), false, Reason::RepositoryUnavailable),
+            (HttpStatus(403), false, Reason::AuthenticationFailed),
+            (Untrusted, false, Reason::HostNotTrusted),
+            (Protocol, false, Reason::RepositoryUnavailable),
+        ];
+        for (kind, retryable, reason) in cases {
+            assert_eq!(kind.is_retryable(), retryable, "{kind:?}");
+            assert_eq!(kind.reason(), reason, "{kind:?}");
         }
     }
 }
