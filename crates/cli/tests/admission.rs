@@ -70,12 +70,13 @@ async fn admission_mutations_are_not_drift_and_a_real_change_is_the_only_line_re
 
         let diff = expect_exit(&ctx, "diff", &dir, &ns, &app, 0).await?;
         assert!(diff.is_empty(), "{diff}");
-        // kubectl gets exactly what Capstan applies: the same manifest with the tracking id, as
-        // the same field manager.
+        // kubectl gets exactly what Capstan applies: the same manifest with the tracking id and
+        // the ownership label, as the same field manager.
+        let label = capstan_api::app_label_value("capstan/web");
         let tracked = deployment("nginx:1.25").replace(
             "  name: web\n",
             &format!(
-                "  name: web\n  annotations:\n    capstan.dev/tracking-id: \"capstan/web:apps/Deployment:{ns}/web\"\n"
+                "  name: web\n  labels:\n    capstan.dev/app: \"{label}\"\n  annotations:\n    capstan.dev/tracking-id: \"capstan/web:apps/Deployment:{ns}/web\"\n"
             ),
         );
         let kubectl_dir = write_dir(&ctx, "kubectl", &[("deployment.yaml", &tracked)])?;

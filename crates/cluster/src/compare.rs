@@ -56,7 +56,47 @@ pub async fn differences(
     parallelism: usize,
 ) -> Result<Differences, ClusterError> {
     let live = live::fetch(client, &located(prepared), parallelism).await?;
-    let compared = compare_all(client, prepared, &live, rules, previous, parallelism).await?;
+    let cx = Context {
+        client,
+        catalog,
+        app,
+        rules,
+        parallelism,
+    };
+    differences_in(&cx, prepared, &live, previous).await
+}
+
+/// What a compare needs besides the objects.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// For dry-runs and for reading what the live state lacks.
+    pub client: &'a Client,
+    /// To resolve the kinds of the inventory.
+    pub catalog: &'a Catalog,
+    /// The application.
+    pub app: &'a AppId,
+    /// `ignoreDifferences`.
+    pub rules: &'a [IgnoreRule],
+    /// How many dry-runs or reads at once.
+    pub parallelism: usize,
+}
+
+/// [`differences`] against live objects already in hand — from the shared watch caches
+/// (`LiveCache::view`), for a controller: while nothing changed, this makes no API call at all.
+pub async fn differences_in(
+    cx: &Context<'_>,
+    prepared: &[Prepared],
+    live: &HashMap<ObjectKey, Value>,
+    previous: &Inventory,
+) -> Result<Differences, ClusterError> {
+    let Context {
+        client,
+        catalog,
+        app,
+        rules,
+        parallelism,
+    } = *cx;
+    let compared = compare_all(client, prepared, live, rules, previous, parallelism).await?;
     let mut diffs: Vec<ObjectDiff> = compared.into_iter().map(|c| c.diff).collect();
     diffs.retain(|d| d.state.is_difference());
     let keys: BTreeSet<ObjectKey> = prepared.iter().map(|p| p.key.clone()).collect();

@@ -9,6 +9,7 @@ pub mod discovery;
 pub mod error;
 pub mod inventory_store;
 pub mod live;
+pub mod live_cache;
 mod parallel;
 pub mod prepare;
 pub mod prune;

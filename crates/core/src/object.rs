@@ -101,20 +101,31 @@ pub fn annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
 /// Sets the annotation `key` of `obj` to `value`, creating `metadata.annotations` as needed.
 /// Does nothing when `obj` or its metadata is not a map.
 pub fn set_annotation(obj: &mut Value, key: &str, value: &str) {
+    set_metadata_entry(obj, "annotations", key, value);
+}
+
+/// Sets the label `key` of `obj` to `value`, creating `metadata.labels` as needed. Does nothing
+/// when `obj` or its metadata is not a map.
+pub fn set_label(obj: &mut Value, key: &str, value: &str) {
+    set_metadata_entry(obj, "labels", key, value);
+}
+
+/// Sets `metadata.<map>.<key>` of `obj` to `value`, creating the maps as needed.
+fn set_metadata_entry(obj: &mut Value, map: &str, key: &str, value: &str) {
     let Some(metadata) = obj.as_object_mut().map(|o| {
         o.entry("metadata")
             .or_insert_with(|| Value::Object(Default::default()))
     }) else {
         return;
     };
-    let Some(annotations) = metadata.as_object_mut().map(|m| {
-        m.entry("annotations")
+    let Some(entries) = metadata.as_object_mut().map(|m| {
+        m.entry(map)
             .or_insert_with(|| Value::Object(Default::default()))
     }) else {
         return;
     };
-    if let Some(map) = annotations.as_object_mut() {
-        map.insert(key.to_owned(), Value::String(value.to_owned()));
+    if let Some(entries) = entries.as_object_mut() {
+        entries.insert(key.to_owned(), Value::String(value.to_owned()));
     }
 }
 

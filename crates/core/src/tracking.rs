@@ -3,10 +3,10 @@
 //! object only when this annotation names both the Application and the object itself, so a copy
 //! of the annotation on another object (or on a renamed one) never makes it prunable.
 
-use capstan_api::TRACKING_ID_ANNOTATION;
+use capstan_api::{APP_LABEL, TRACKING_ID_ANNOTATION, app_label_value};
 use serde_json::Value;
 
-use crate::object::{ObjectKey, annotation, set_annotation};
+use crate::object::{ObjectKey, annotation, set_annotation, set_label};
 
 /// Why an application id cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,9 +48,12 @@ impl AppId {
         )
     }
 
-    /// Writes this application's tracking id for `key` onto `obj`.
+    /// Writes this application's tracking id for `key` onto `obj`, and the ownership label
+    /// (`capstan.dev/app: <hash of the id>`) that scopes the shared watch caches; the tracking
+    /// id stays the authority.
     pub fn mark(&self, obj: &mut Value, key: &ObjectKey) {
         set_annotation(obj, TRACKING_ID_ANNOTATION, &self.tracking_id(key));
+        set_label(obj, APP_LABEL, &app_label_value(&self.0));
     }
 
     /// Whether the live object `obj`, known as `key`, carries this application's tracking id
@@ -130,6 +133,10 @@ mod tests {
         assert_eq!(
             annotation(&obj, TRACKING_ID_ANNOTATION),
             Some("capstan/web:apps/Deployment:prod/web")
+        );
+        assert_eq!(
+            obj["metadata"]["labels"][APP_LABEL],
+            app_label_value("capstan/web").as_str()
         );
         assert!(app.owns(&obj, &key("prod", "web")));
         assert!(!app.owns(&obj, &key("prod", "other")));

@@ -1,0 +1,188 @@
+//! A synced application costs the API server nothing, counted request by request in the test
+//! apiserver's audit log for Capstan's own user: compares served by the shared watch caches and
+//! the fingerprints of the last apply make no dry-run, no write, no LIST and no GET once the
+//! caches have started; a status-only change by a controller is still free; an edit by another
+//! field manager makes exactly that object differ, with exactly one dry-run.
+
+use std::time::Duration;
+
+use capstan_cluster::compare::{Context, differences_in};
+use capstan_cluster::live_cache::LiveCache;
+use capstan_cluster::prepare::located;
+use capstan_cluster::{Catalog, Prepared, SyncRequest, prepare, sync};
+use capstan_core::inventory::Inventory;
+use capstan_core::options::SyncOptions;
+use capstan_core::tracking::AppId;
+use capstan_testenv::audit::AuditEvent;
+use capstan_testenv::{TestContext, Tier, run};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::{Value, json};
+
+/// Pairs of objects (a ConfigMap and a Deployment each): 200 objects.
+const PAIRS: usize = 100;
+const COMPARES: usize = 10;
+
+fn objects() -> Vec<Value> {
+    (0..PAIRS)
+        .flat_map(|i| {
+            let name = format!("app-{i:03}");
+            [
+                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": name}, "data": {"LEVEL": "info"}}),
+                json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                    "metadata": {"name": name},
+                    "spec": {"selector": {"matchLabels": {"app": name}},
+                        "template": {"metadata": {"labels": {"app": name}},
+                            "spec": {"containers": [{"name": "app", "image": "registry.example/app:1.0"}]}}}}),
+            ]
+        })
+        .collect()
+}
+
+/// Compares the application against the caches; returns the names of the differing objects.
+async fn compare(
+    capstan: &kube::Client,
+    cache: &LiveCache,
+    catalog: &Catalog,
+    (app, prepared, inventory): (&AppId, &[Prepared], &Inventory),
+) -> anyhow::Result<Vec<String>> {
+    let live = cache.view(app, &located(prepared), 16).await?;
+    let cx = Context {
+        client: capstan,
+        catalog,
+        app,
+        rules: &[],
+        parallelism: 16,
+    };
+    let found = differences_in(&cx, prepared, &live, inventory).await?;
+    Ok(found.diffs.iter().map(|d| d.key.to_string()).collect())
+}
+
+/// Capstan's requests since `mark` that match `what`, as lines for a failure message.
+fn requests(
+    ctx: &TestContext,
+    mark: capstan_testenv::audit::AuditMark,
+    what: fn(&AuditEvent) -> bool,
+) -> anyhow::Result<(usize, String)> {
+    let audit = ctx.audit()?.since(mark).by_user(&ctx.capstan_user);
+    Ok((audit.count(what), audit.to_string()))
+}
+
+#[tokio::test]
+async fn a_synced_application_is_compared_with_no_request_but_what_changed() -> anyhow::Result<()> {
+    run(Tier::ApiServer, "steady-state", |ctx| async move {
+        let ns = ctx.namespace.clone();
+        let capstan = ctx.capstan_client().await?;
+        let app = AppId::parse(&format!("{ns}/steady"))?;
+        let mut catalog = Catalog::discover(&capstan).await?;
+        let options = SyncOptions::default();
+        let prepared = prepare(objects(), &catalog, &ns, &app, options)?;
+        let request = SyncRequest {
+            app: app.clone(),
+            options,
+            namespace: ns.clone(),
+            ignore: Vec::new(),
+            prune: true,
+            allow_empty: false,
+            dry_run: false,
+            parallelism: 16,
+            wave_timeout: Duration::from_secs(30),
+        };
+        let (outcome, inventory) = sync(
+            &capstan,
+            &mut catalog,
+            prepared.clone(),
+            &Inventory::default(),
+            &request,
+        )
+        .await?;
+        anyhow::ensure!(outcome.succeeded(), "{outcome:?}");
+        let state = (&app, prepared.as_slice(), &inventory);
+
+        // Start-up: the caches list and start watching.
+        let cache = LiveCache::new(capstan.clone(), false);
+        assert_eq!(
+            compare(&capstan, &cache, &catalog, state).await?,
+            Vec::<String>::new()
+        );
+
+        let mark = ctx.audit()?.mark();
+        for _ in 0..COMPARES {
+            assert_eq!(
+                compare(&capstan, &cache, &catalog, state).await?,
+                Vec::<String>::new()
+            );
+        }
+        for (what, matches) in [
+            (
+                "dry-runs",
+                AuditEvent::is_dry_run as fn(&AuditEvent) -> bool,
+            ),
+            ("writes", AuditEvent::is_write),
+            ("LISTs", AuditEvent::is_list),
+            ("GETs", AuditEvent::is_get),
+        ] {
+            let (n, log) = requests(&ctx, mark, matches)?;
+            assert_eq!(
+                n, 0,
+                "{COMPARES} compares of a synced application made {what}:\n{log}"
+            );
+        }
+
+        // A controller writes status: the live fingerprint ignores it.
+        let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
+        let status = json!({"status": {"observedGeneration": 1, "replicas": 1}});
+        deployments
+            .patch_status("app-000", &PatchParams::default(), &Patch::Merge(&status))
+            .await?;
+        let seen = |field: &'static [&'static str], want: Value| {
+            let (cache, capstan, app) = (&cache, &capstan, &app);
+            let wanted = located(prepared.iter().filter(|p| p.key.name == "app-000"));
+            async move {
+                for _ in 0..100 {
+                    let live = cache.view(app, &wanted, 4).await?;
+                    if live
+                        .values()
+                        .any(|obj| field.iter().try_fold(obj, |o, k| o.get(k)) == Some(&want))
+                    {
+                        return anyhow::Ok(());
+                    }
+                    let _ = capstan;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                anyhow::bail!("the cache never saw {field:?} = {want}")
+            }
+        };
+        seen(&["status", "replicas"], json!(1)).await?;
+        let mark = ctx.audit()?.mark();
+        assert_eq!(
+            compare(&capstan, &cache, &catalog, state).await?,
+            Vec::<String>::new()
+        );
+        let (n, log) = requests(&ctx, mark, AuditEvent::is_dry_run)?;
+        assert_eq!(n, 0, "a status-only change made dry-runs:\n{log}");
+
+        // Another field manager edits one ConfigMap: exactly that object differs, one dry-run.
+        let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
+        let edit = PatchParams {
+            field_manager: Some("kubectl-edit".into()),
+            ..PatchParams::default()
+        };
+        maps.patch(
+            "app-000",
+            &edit,
+            &Patch::Merge(json!({"data": {"LEVEL": "debug"}})),
+        )
+        .await?;
+        seen(&["data", "LEVEL"], json!("debug")).await?;
+        let mark = ctx.audit()?.mark();
+        let differing = compare(&capstan, &cache, &catalog, state).await?;
+        assert_eq!(differing, [format!("ConfigMap {ns}/app-000")]);
+        let (n, log) = requests(&ctx, mark, AuditEvent::is_dry_run)?;
+        assert_eq!(n, 1, "one edited object, dry-runs:\n{log}");
+        Ok(())
+    })
+    .await
+}
