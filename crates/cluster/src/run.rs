@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use capstan_api::AppliedFingerprints;
+use capstan_api::{AppliedFingerprints, Reason};
 use capstan_core::diff::DiffState;
 use capstan_core::fingerprint;
 use capstan_core::inventory::{Inventory, Record};
@@ -104,7 +104,8 @@ impl Run {
         let mut out = Vec::new();
         for &i in &self.plan.prune_skipped {
             let key = &self.owned()[i].key;
-            out.push(note(key, Action::PruneSkipped, "sync option Prune=false"));
+            let kept = note(key, Action::PruneSkipped, "sync option Prune=false");
+            out.push(kept.because(Reason::PruneDisabled));
         }
         if !self.request.prune {
             for leaving in &self.departed.owned {
@@ -114,7 +115,7 @@ impl Run {
         }
         for key in &self.departed.unresolved {
             let why = "its kind is not served by the cluster; kept in the inventory";
-            out.push(note(key, Action::PruneSkipped, why));
+            out.push(note(key, Action::PruneSkipped, why).because(Reason::UnknownKind));
         }
         for &i in &self.plan.skipped {
             let object = &self.prepared[i];
@@ -135,15 +136,19 @@ impl Run {
         for wave in &self.plan.waves {
             for &i in wave.apply.iter().flatten() {
                 let key = &self.prepared[i].key;
-                let (action, message) = match (self.conflict(key), self.states[i]) {
-                    (Some(why), _) => (Action::Failed, format!("{why} (dry run)")),
-                    (None, DiffState::Missing) => (Action::Created, "dry run".to_owned()),
-                    (None, DiffState::Modified) => (Action::Configured, "dry run".to_owned()),
+                let outcome = match (self.conflict(key), self.states[i]) {
+                    (Some(why), _) => ObjectOutcome::failed(
+                        key,
+                        Reason::OwnedByOtherApplication,
+                        &format!("{why} (dry run)"),
+                    ),
+                    (None, DiffState::Missing) => note(key, Action::Created, "dry run"),
+                    (None, DiffState::Modified) => note(key, Action::Configured, "dry run"),
                     (None, DiffState::Unchanged | DiffState::Prune) => {
-                        (Action::Unchanged, "dry run".to_owned())
+                        note(key, Action::Unchanged, "dry run")
                     }
                 };
-                out.push(note(key, action, &message));
+                out.push(outcome);
             }
             out.extend(wave.prune.iter().map(pruned));
         }
@@ -173,13 +178,9 @@ impl Run {
     }
 }
 
-/// One object's outcome.
+/// One object's outcome, without a reason.
 pub(crate) fn note(key: &ObjectKey, action: Action, message: &str) -> ObjectOutcome {
-    ObjectOutcome {
-        key: key.clone(),
-        action,
-        message: message.to_owned(),
-    }
+    ObjectOutcome::new(key, action, message)
 }
 
 /// How each object compares with the cluster, and the fingerprints of those in sync. Objects

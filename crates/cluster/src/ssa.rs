@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use capstan_api::FIELD_MANAGER;
+use capstan_api::{FIELD_MANAGER, Reason};
 use capstan_core::object::str_at;
 use capstan_core::outcome::Action;
 use capstan_core::tracking::AppId;
@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::delete::{Deleted, delete_owned};
 use crate::discovery::Resource;
-use crate::error::api_message;
+use crate::error::{api_message, classify};
 use crate::live::{api, to_value};
 use crate::prepare::Prepared;
 
@@ -56,6 +56,8 @@ pub struct ApplyContext<'a> {
 pub struct Applied {
     /// What happened.
     pub action: Action,
+    /// Why it failed, for a failure.
+    pub reason: Option<Reason>,
     /// Details; empty for a plain apply.
     pub message: String,
     /// The stored object, when the apply succeeded.
@@ -63,9 +65,10 @@ pub struct Applied {
 }
 
 impl Applied {
-    fn failed(message: String) -> Applied {
+    fn failed(reason: Reason, message: String) -> Applied {
         Applied {
             action: Action::Failed,
+            reason: Some(reason),
             message,
             stored: None,
         }
@@ -94,6 +97,7 @@ pub async fn apply(
     match result {
         Ok(applied) => Applied {
             action: changed(live, applied.metadata.resource_version.as_deref()),
+            reason: None,
             message: String::new(),
             stored: Some(to_value(applied, resource)),
         },
@@ -101,18 +105,25 @@ pub async fn apply(
             match recreate(&objects, object, body, live, ctx).await {
                 Ok(stored) => Applied {
                     action: Action::Created,
+                    reason: None,
                     message: "recreated: an immutable field changed".into(),
                     stored: Some(to_value(stored, resource)),
                 },
-                Err(why) => Applied::failed(format!("recreate failed: {why}")),
+                Err((reason, why)) => Applied::failed(reason, format!("recreate failed: {why}")),
             }
         }
-        Err(err) if is_immutable(&err) => Applied::failed(format!(
-            "{} (an immutable field changed; the sync option Force=true deletes and \
-             recreates the object)",
-            api_message(&err)
-        )),
-        Err(err) => Applied::failed(api_message(&err)),
+        Err(err) if is_immutable(&err) => Applied::failed(
+            Reason::ImmutableField,
+            format!(
+                "{} (an immutable field changed; the sync option Force=true deletes and \
+                 recreates the object)",
+                api_message(&err)
+            ),
+        ),
+        Err(err) => Applied::failed(
+            classify(&err).reason(Reason::ApplyFailed),
+            api_message(&err),
+        ),
     }
 }
 
@@ -174,12 +185,15 @@ async fn recreate(
     body: &Value,
     live: Option<&Value>,
     ctx: ApplyContext<'_>,
-) -> Result<kube::api::DynamicObject, String> {
+) -> Result<kube::api::DynamicObject, (Reason, String)> {
     let key = &object.key;
-    let live = live.ok_or_else(|| format!("{key} was not read before the apply"))?;
+    let live = live.ok_or_else(|| {
+        let why = format!("{key} was not read before the apply");
+        (Reason::ApplyFailed, why)
+    })?;
     let deleted = delete_owned(objects, ctx.app, key, live)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| (e.reason(), e.to_string()))?;
     if let Deleted::Deleted { uid } = deleted {
         let gone = kube::runtime::wait::await_condition(
             objects.clone(),
@@ -188,20 +202,24 @@ async fn recreate(
         );
         match tokio::time::timeout(ctx.recreate_timeout, gone).await {
             Ok(Ok(_)) => {}
-            Ok(Err(err)) => return Err(format!("waiting for {key} to be deleted: {err}")),
+            Ok(Err(err)) => {
+                let why = format!("waiting for {key} to be deleted: {err}");
+                return Err((Reason::ReadFailed, why));
+            }
             Err(_) => {
-                return Err(format!(
+                let why = format!(
                     "{key} was deleted but is still there after {:?} (a finalizer may hold it); \
                      not recreated",
                     ctx.recreate_timeout
-                ));
+                );
+                return Err((Reason::RecreateTimedOut, why));
             }
         }
     }
     objects
         .patch(&key.name, &params(false), &Patch::Apply(body))
         .await
-        .map_err(|e| api_message(&e))
+        .map_err(|e| (classify(&e).reason(Reason::ApplyFailed), api_message(&e)))
 }
 
 /// Whether the API server refused a change to an immutable field.

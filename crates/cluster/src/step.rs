@@ -7,9 +7,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use capstan_api::AppliedFingerprints;
+use capstan_api::{AppliedFingerprints, Reason};
 use capstan_core::fingerprint;
-use capstan_core::outcome::{Action, ObjectOutcome, SyncOutcome};
+use capstan_core::outcome::{Action, ObjectOutcome, Stop, SyncOutcome};
 use capstan_core::plan::{DISCOVERY_RANK, kind_rank};
 use capstan_core::progress::{Cursor, Stage};
 use kube::Client;
@@ -17,7 +17,7 @@ use kube::Client;
 use crate::compare::body;
 use crate::delete::{DeleteError, delete_owned};
 use crate::discovery::Catalog;
-use crate::error::{ClusterError, api_message};
+use crate::error::{ClusterError, api_message, classify};
 use crate::prepare::{Prepared, located, resolve_pending};
 use crate::prune::Leaving;
 use crate::run::{Run, note};
@@ -63,8 +63,12 @@ pub enum Step {
         /// How long to wait first.
         after: Duration,
     },
-    /// The sync stopped; `progress.outcome.stopped` says why. Nothing more is applied or pruned.
-    Failed,
+    /// The sync stopped; `progress.outcome.stopped` says why in words. Nothing more is applied
+    /// or pruned.
+    Failed {
+        /// Why, bounded.
+        reason: Reason,
+    },
 }
 
 /// Runs the stage at `progress.cursor` and moves the cursor on. `now` is the time of the call.
@@ -82,13 +86,18 @@ pub async fn step(
         Stage::CreateNamespace => create_namespace(client, run).await.err(),
         Stage::Apply(n) => {
             let applied = apply_step(client, catalog, run, cursor.wave, n).await;
-            let failed = applied.iter().any(|o| o.action == Action::Failed);
+            let failed = applied.iter().find(|o| o.action == Action::Failed);
+            let reason = failed.map(|o| o.reason.unwrap_or(Reason::ApplyFailed));
             progress.outcome.objects.extend(applied);
-            if failed {
-                Some(format!("an apply failed in wave {wave_number}"))
-            } else {
-                let established = step_rank(run, cursor.wave, n) <= DISCOVERY_RANK;
-                return advance(run, progress, now, established);
+            match reason {
+                Some(reason) => Some(Stop {
+                    reason,
+                    message: format!("an apply failed in wave {wave_number}"),
+                }),
+                None => {
+                    let established = step_rank(run, cursor.wave, n) <= DISCOVERY_RANK;
+                    return advance(run, progress, now, established);
+                }
             }
         }
         Stage::Established(n) => {
@@ -102,7 +111,14 @@ pub async fn step(
                     None
                 }
                 Ok(Some(after)) => return Step::Requeue { after },
-                Err(why) => Some(format!("wave {wave_number}: {why}")),
+                Err((reason, why)) => Some(Stop {
+                    reason: if reason == Reason::HealthCheckFailed {
+                        Reason::NotEstablished
+                    } else {
+                        reason
+                    },
+                    message: format!("wave {wave_number}: {why}"),
+                }),
             }
         }
         Stage::Prune => {
@@ -117,7 +133,10 @@ pub async fn step(
             match look(client, run, &objects, progress, now).await {
                 Ok(None) => None,
                 Ok(Some(after)) => return Step::Requeue { after },
-                Err(why) => Some(format!("wave {wave_number} is not healthy: {why}")),
+                Err((reason, why)) => Some(Stop {
+                    reason,
+                    message: format!("wave {wave_number} is not healthy: {why}"),
+                }),
             }
         }
         Stage::PruneLast => {
@@ -127,9 +146,10 @@ pub async fn step(
         }
     };
     match stopped {
-        Some(why) => {
-            progress.outcome.stopped = Some(why);
-            Step::Failed
+        Some(stop) => {
+            let reason = stop.reason;
+            progress.outcome.stopped = Some(stop);
+            Step::Failed { reason }
         }
         None => advance(run, progress, now, false),
     }
@@ -148,25 +168,27 @@ fn advance(run: &Run, progress: &mut Progress, now: SystemTime, established: boo
 }
 
 /// One look at whether `objects` are ready: `Ok(None)` when they are, `Ok(Some(after))` to look
-/// again later, `Err` when one is Degraded, the read failed, or the stage's time is up.
+/// again later, `Err` (`HealthCheckFailed`, or the read's reason) when one is Degraded, the read
+/// failed, or the stage's time is up.
 async fn look(
     client: &Client,
     run: &Run,
     objects: &[(capstan_core::object::ObjectKey, crate::Resource)],
     progress: &Progress,
     now: SystemTime,
-) -> Result<Option<Duration>, String> {
+) -> Result<Option<Duration>, (Reason, String)> {
     let timeout = run.request.wave_timeout;
     let readiness = wait::check(client, objects, run.request.parallelism.max(1))
         .await
-        .map_err(|e: ClusterError| e.to_string())?;
+        .map_err(|e: ClusterError| (e.reason(), e.to_string()))?;
     match readiness {
         Readiness::Ready => Ok(None),
-        Readiness::Degraded(why) => Err(why),
+        Readiness::Degraded(why) => Err((Reason::HealthCheckFailed, why)),
         Readiness::Waiting(why) => {
             let waited = now.duration_since(progress.since).unwrap_or_default();
             if waited >= timeout {
-                Err(format!("timed out after {timeout:?} waiting for {why}"))
+                let why = format!("timed out after {timeout:?} waiting for {why}");
+                Err((Reason::HealthCheckFailed, why))
             } else {
                 Ok(Some(LOOK_AGAIN.min(timeout - waited)))
             }
@@ -189,15 +211,16 @@ fn step_rank(run: &Run, wave: usize, n: usize) -> u8 {
 }
 
 /// Creates the destination namespace when it is missing.
-async fn create_namespace(client: &Client, run: &Run) -> Result<(), String> {
+async fn create_namespace(client: &Client, run: &Run) -> Result<(), Stop> {
     let namespace = &run.request.namespace;
     ssa::create_namespace(client, namespace)
         .await
-        .map_err(|err| {
-            format!(
+        .map_err(|err| Stop {
+            reason: classify(&err).reason(Reason::NamespaceCreateFailed),
+            message: format!(
                 "failed to create namespace {namespace}: {}",
                 api_message(&err)
-            )
+            ),
         })
 }
 
@@ -243,10 +266,11 @@ async fn apply_one(
     let key = &object.key;
     let Some(resource) = &object.resource else {
         let why = "its kind is not served by the cluster";
-        return (note(key, Action::Failed, why), None);
+        return (ObjectOutcome::failed(key, Reason::UnknownKind, why), None);
     };
     if let Some(why) = run.conflict(key) {
-        return (note(key, Action::Failed, &why), None);
+        let reason = Reason::OwnedByOtherApplication;
+        return (ObjectOutcome::failed(key, reason, &why), None);
     }
     let live = run.live.get(key);
     let body = body(object, live, &run.request.ignore);
@@ -259,7 +283,9 @@ async fn apply_one(
         .stored
         .as_ref()
         .and_then(|stored| fingerprint::applied(key, &body, stored));
-    (note(key, applied.action, &applied.message), known)
+    let mut outcome = note(key, applied.action, &applied.message);
+    outcome.reason = applied.reason;
+    (outcome, known)
 }
 
 /// Deletes the owned objects at `indexes`, one by one, in order, each only if the application
@@ -276,9 +302,9 @@ async fn prune_all(client: &Client, run: &Run, indexes: &[usize], outcome: &mut 
         outcome.objects.push(match result {
             Ok(_) => note(key, Action::Pruned, ""),
             Err(err @ DeleteError::NotOwned { .. }) => {
-                note(key, Action::PruneSkipped, &err.to_string())
+                note(key, Action::PruneSkipped, &err.to_string()).because(err.reason())
             }
-            Err(err) => note(key, Action::Failed, &format!("prune failed: {err}")),
+            Err(err) => ObjectOutcome::failed(key, err.reason(), &format!("prune failed: {err}")),
         });
     }
 }

@@ -70,7 +70,7 @@ pub async fn sync(
     let mut progress = Progress::start(&run, SystemTime::now());
     loop {
         match step(client, catalog, &mut run, &mut progress, SystemTime::now()).await {
-            Step::Done | Step::Failed => break,
+            Step::Done | Step::Failed { .. } => break,
             Step::Requeue { after } if after.is_zero() => {}
             Step::Requeue { after } => tokio::time::sleep(after).await,
         }

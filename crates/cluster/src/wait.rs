@@ -3,10 +3,13 @@
 //! `capstan_core::health`. It never sleeps or polls: a sync that must wait requeues and looks
 //! again (see `step`).
 
+use std::collections::HashMap;
+
 use capstan_api::HealthStatus;
 use capstan_core::health::assess;
 use capstan_core::object::ObjectKey;
 use kube::Client;
+use serde_json::Value;
 
 use crate::discovery::Resource;
 use crate::error::ClusterError;
@@ -30,6 +33,15 @@ pub async fn check(
     parallelism: usize,
 ) -> Result<Readiness, ClusterError> {
     let found = live::fetch(client, objects, parallelism).await?;
+    Ok(readiness(objects, &found))
+}
+
+/// Whether every object in `objects` is among the live objects `found` (read by `check`, or
+/// served by the shared watch caches) and Healthy or Suspended.
+pub fn readiness(
+    objects: &[(ObjectKey, Resource)],
+    found: &HashMap<ObjectKey, Value>,
+) -> Readiness {
     let mut waiting = None;
     for (key, _) in objects {
         let (status, message) = match found.get(key) {
@@ -42,14 +54,14 @@ pub async fn check(
         match status {
             HealthStatus::Healthy | HealthStatus::Suspended => {}
             HealthStatus::Degraded => {
-                return Ok(Readiness::Degraded(describe(key, status, &message)));
+                return Readiness::Degraded(describe(key, status, &message));
             }
             _ => {
                 waiting.get_or_insert_with(|| describe(key, status, &message));
             }
         }
     }
-    Ok(waiting.map_or(Readiness::Ready, Readiness::Waiting))
+    waiting.map_or(Readiness::Ready, Readiness::Waiting)
 }
 
 fn describe(key: &ObjectKey, status: HealthStatus, message: &str) -> String {

@@ -6,6 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use capstan_api::Reason;
 use capstan_cluster::run::Run;
 use capstan_cluster::step::{Progress, Step, step};
 use capstan_cluster::{Catalog, SyncRequest, prepare};
@@ -101,7 +102,7 @@ async fn a_crd_and_its_custom_resource_land_in_one_step_wise_sync() -> anyhow::R
             stages.extend(ran);
             match answer {
                 Step::Done => break,
-                Step::Failed => anyhow::bail!("{:?}", progress.outcome),
+                Step::Failed { .. } => anyhow::bail!("{:?}", progress.outcome),
                 Step::Requeue { after } => {
                     anyhow::ensure!(after <= Duration::from_secs(1), "{after:?}");
                     // The test waits for the API server, not for the engine: the engine's
@@ -193,8 +194,18 @@ async fn an_unhealthy_wave_is_requeued_then_fails_at_its_timeout_and_the_next_wa
         );
         let past = start + request.wave_timeout;
         let (_, answer) = steps_until_wait(&ctx, &mut catalog, &mut run, &mut progress, past).await;
-        assert_eq!(answer, Step::Failed);
-        let stopped = progress.outcome.stopped.clone().unwrap_or_default();
+        assert_eq!(
+            answer,
+            Step::Failed {
+                reason: Reason::HealthCheckFailed
+            }
+        );
+        let stopped = progress
+            .outcome
+            .stopped
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         assert!(
             stopped.contains("wave 0 is not healthy: timed out") && stopped.contains("web"),
             "{stopped}"
@@ -258,14 +269,16 @@ async fn step_wise_prune_and_apply_keep_the_ownership_rules() -> anyhow::Result<
             false,
         )
         .await?;
+        let reason = Reason::OwnedByOtherApplication;
         assert_eq!(
             answer,
-            Step::Failed,
+            Step::Failed { reason },
             "b applied over a's object: {outcome:?}"
         );
         let refused = outcome.objects.iter().find(|o| o.key.name == "keep");
         assert!(
             refused.is_some_and(|o| o.action == Action::Failed
+                && o.reason == Some(reason)
                 && o.message.contains(&format!("owned by application {a}"))),
             "{outcome:?}"
         );

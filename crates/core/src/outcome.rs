@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use capstan_api::Reason;
+
 use crate::object::ObjectKey;
 
 /// What a sync did to one object.
@@ -46,8 +48,48 @@ pub struct ObjectOutcome {
     pub key: ObjectKey,
     /// What happened.
     pub action: Action,
+    /// Why it failed or was left alone, as a bounded reason; `None` when it simply went well.
+    pub reason: Option<Reason>,
     /// Details: the error for failures, the reason for skips; may be empty.
     pub message: String,
+}
+
+impl ObjectOutcome {
+    /// An outcome with no reason (it went as planned).
+    pub fn new(key: &ObjectKey, action: Action, message: &str) -> ObjectOutcome {
+        ObjectOutcome {
+            key: key.clone(),
+            action,
+            reason: None,
+            message: message.to_owned(),
+        }
+    }
+
+    /// The same outcome, with `reason`.
+    pub fn because(mut self, reason: Reason) -> ObjectOutcome {
+        self.reason = Some(reason);
+        self
+    }
+
+    /// A failure for `reason`.
+    pub fn failed(key: &ObjectKey, reason: Reason, message: &str) -> ObjectOutcome {
+        ObjectOutcome::new(key, Action::Failed, message).because(reason)
+    }
+}
+
+/// Why a sync stopped before the end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stop {
+    /// The bounded reason (for conditions, Events and metric labels).
+    pub reason: Reason,
+    /// What happened, for people.
+    pub message: String,
+}
+
+impl fmt::Display for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 impl fmt::Display for ObjectOutcome {
@@ -66,7 +108,7 @@ pub struct SyncOutcome {
     /// Outcomes in the order the objects were handled.
     pub objects: Vec<ObjectOutcome>,
     /// Why the sync stopped before the end (a failed apply, an unhealthy wave), if it did.
-    pub stopped: Option<String>,
+    pub stopped: Option<Stop>,
 }
 
 impl SyncOutcome {
