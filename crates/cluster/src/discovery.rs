@@ -1,9 +1,14 @@
 //! Discovery: which group/version/kinds the cluster serves, as which resource and scope. Built
 //! from the API server's aggregated discovery (two requests), and refreshed after CRDs are
-//! applied so that a CRD and its custom resources can land in one sync.
+//! applied so that a CRD and its custom resources can land in one sync. A long-running process
+//! shares one catalog between applications (`SharedCatalog`), refreshed when a kind is missing.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use kube::Client;
 use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope};
+use tokio::sync::RwLock;
 
 use crate::error::ClusterError;
 
@@ -52,5 +57,71 @@ impl Catalog {
                 api,
                 namespaced: caps.scope == Scope::Namespaced,
             })
+    }
+}
+
+/// One discovery catalog shared by every application of a cluster. A kind it does not know is
+/// looked up again after a refresh — at most one refresh per `min_interval`, so a manifest with
+/// a kind no cluster serves cannot make every reconcile rediscover the API.
+#[derive(Clone)]
+pub struct SharedCatalog {
+    inner: Arc<RwLock<Refreshed>>,
+    min_interval: Duration,
+}
+
+struct Refreshed {
+    catalog: Catalog,
+    at: Instant,
+    refreshes: u64,
+}
+
+impl SharedCatalog {
+    /// Discovers the cluster's resources once.
+    pub async fn discover(client: &Client, min_interval: Duration) -> Result<Self, ClusterError> {
+        let catalog = Catalog::discover(client).await?;
+        let inner = Refreshed {
+            catalog,
+            at: Instant::now(),
+            refreshes: 0,
+        };
+        Ok(SharedCatalog {
+            inner: Arc::new(RwLock::new(inner)),
+            min_interval,
+        })
+    }
+
+    /// The resource serving `api_version` and `kind`; on a miss the catalog is refreshed first
+    /// (unless it was refreshed less than `min_interval` ago).
+    pub async fn resolve(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<Option<Resource>, ClusterError> {
+        if let Some(found) = self.inner.read().await.catalog.resolve(api_version, kind) {
+            return Ok(Some(found));
+        }
+        let mut inner = self.inner.write().await;
+        // Another caller may have refreshed while this one waited for the lock.
+        if let Some(found) = inner.catalog.resolve(api_version, kind) {
+            return Ok(Some(found));
+        }
+        if inner.at.elapsed() < self.min_interval {
+            return Ok(None);
+        }
+        inner.catalog.refresh().await?;
+        inner.at = Instant::now();
+        inner.refreshes += 1;
+        Ok(inner.catalog.resolve(api_version, kind))
+    }
+
+    /// The catalog as it is now, for `prepare`; resolve unknown kinds with
+    /// [`SharedCatalog::resolve`] first so that a miss refreshes it.
+    pub async fn read(&self) -> tokio::sync::RwLockReadGuard<'_, Catalog> {
+        tokio::sync::RwLockReadGuard::map(self.inner.read().await, |r| &r.catalog)
+    }
+
+    /// How many times a miss refreshed the catalog.
+    pub async fn refreshes(&self) -> u64 {
+        self.inner.read().await.refreshes
     }
 }

@@ -19,7 +19,7 @@ pub mod step;
 pub mod sync;
 pub mod wait;
 
-pub use discovery::{Catalog, Resource};
+pub use discovery::{Catalog, Resource, SharedCatalog};
 pub use error::ClusterError;
 pub use prepare::{Prepared, prepare};
 pub use sync::{SyncRequest, sync};

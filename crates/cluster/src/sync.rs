@@ -47,6 +47,25 @@ pub struct SyncRequest {
     pub wave_timeout: Duration,
 }
 
+impl SyncRequest {
+    /// A sync of `app` into `namespace` with the defaults of `capstan apply`: the application's
+    /// default options, no ignore rules, no prune, not a dry run, 32 requests at once, and five
+    /// minutes per wave.
+    pub fn new(app: &AppId, namespace: &str) -> SyncRequest {
+        SyncRequest {
+            app: app.clone(),
+            options: SyncOptions::default(),
+            namespace: namespace.to_owned(),
+            ignore: Vec::new(),
+            prune: false,
+            allow_empty: false,
+            dry_run: false,
+            parallelism: 32,
+            wave_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
 /// Syncs `prepared` (see `prepare`) against the cluster; `previous` is the inventory of the
 /// last sync. Returns the outcome and the inventory to keep.
 #[tracing::instrument(skip_all, fields(app = %request.app, objects = prepared.len()))]

@@ -4,8 +4,6 @@
 //! with `+ deployment.kubernetes.io/revision: "1"`, which kube-controller-manager wrote between
 //! the LIST and the dry-runs — a false OutOfSync under churn).
 
-use std::time::Duration;
-
 use capstan_cluster::compare::diff_all;
 use capstan_cluster::prepare::located;
 use capstan_cluster::{Catalog, SyncRequest, live, prepare, sync};
@@ -34,17 +32,7 @@ async fn a_change_by_another_writer_between_the_read_and_the_dry_run_is_no_diffe
         let objects: Vec<Value> = (0..OBJECTS).map(config_map).collect();
         let options = SyncOptions::default();
         let prepared = prepare(objects, &catalog, &ctx.namespace, &app, options)?;
-        let request = SyncRequest {
-            app: app.clone(),
-            options,
-            namespace: ctx.namespace.clone(),
-            ignore: Vec::new(),
-            prune: false,
-            allow_empty: false,
-            dry_run: false,
-            parallelism: 8,
-            wave_timeout: Duration::from_secs(30),
-        };
+        let request = SyncRequest::new(&app, &ctx.namespace);
         let previous = Inventory::default();
         let (outcome, _) = sync(
             &ctx.client,

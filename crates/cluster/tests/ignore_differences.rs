@@ -2,8 +2,6 @@
 //! under an HPA) is neither reported nor reverted when ignored — by JSON pointer or by manager —
 //! and is reported when not ignored.
 
-use std::time::Duration;
-
 use capstan_cluster::compare::diff_all;
 use capstan_cluster::prepare::located;
 use capstan_cluster::{Catalog, Prepared, SyncRequest, live, prepare, sync};
@@ -32,15 +30,8 @@ fn web() -> Value {
 
 fn request(app: &AppId, ignore: Vec<IgnoreRule>) -> SyncRequest {
     SyncRequest {
-        app: app.clone(),
-        options: SyncOptions::default(),
-        namespace: String::new(),
         ignore,
-        prune: false,
-        allow_empty: false,
-        dry_run: false,
-        parallelism: 4,
-        wave_timeout: Duration::from_secs(30),
+        ..SyncRequest::new(app, "")
     }
 }
 

@@ -41,6 +41,28 @@ fn objects() -> Vec<Value> {
         .collect()
 }
 
+/// Syncs `prepared` (pruning) with Capstan's client; returns the inventory to keep.
+async fn synced(
+    capstan: &kube::Client,
+    catalog: &mut Catalog,
+    app: &AppId,
+    prepared: &[Prepared],
+) -> anyhow::Result<Inventory> {
+    let namespace = prepared
+        .first()
+        .map(|p| p.key.namespace.clone())
+        .unwrap_or_default();
+    let request = SyncRequest {
+        prune: true,
+        ..SyncRequest::new(app, &namespace)
+    };
+    let previous = Inventory::default();
+    let (outcome, inventory) =
+        sync(capstan, catalog, prepared.to_vec(), &previous, &request).await?;
+    anyhow::ensure!(outcome.succeeded(), "{outcome:?}");
+    Ok(inventory)
+}
+
 /// Compares the application against the caches; returns the names of the differing objects.
 async fn compare(
     capstan: &kube::Client,
@@ -58,6 +80,27 @@ async fn compare(
     };
     let found = differences_in(&cx, prepared, &live, inventory).await?;
     Ok(found.diffs.iter().map(|d| d.key.to_string()).collect())
+}
+
+/// Starts the caches with one compare (their first LISTs), then compares `COMPARES` times; every
+/// compare must find nothing. Returns the caches and the audit mark taken after start-up.
+async fn compare_repeatedly(
+    ctx: &TestContext,
+    capstan: &kube::Client,
+    catalog: &Catalog,
+    state: (&AppId, &[Prepared], &Inventory),
+) -> anyhow::Result<(LiveCache, capstan_testenv::audit::AuditMark)> {
+    let cache = LiveCache::new(capstan.clone(), false);
+    anyhow::ensure!(compare(capstan, &cache, catalog, state).await?.is_empty());
+    let mark = ctx.audit()?.mark();
+    for _ in 0..COMPARES {
+        let differing = compare(capstan, &cache, catalog, state).await?;
+        anyhow::ensure!(
+            differing.is_empty(),
+            "a synced application differs: {differing:?}"
+        );
+    }
+    Ok((cache, mark))
 }
 
 /// Capstan's requests since `mark` that match `what`, as lines for a failure message.
@@ -79,42 +122,10 @@ async fn a_synced_application_is_compared_with_no_request_but_what_changed() -> 
         let mut catalog = Catalog::discover(&capstan).await?;
         let options = SyncOptions::default();
         let prepared = prepare(objects(), &catalog, &ns, &app, options)?;
-        let request = SyncRequest {
-            app: app.clone(),
-            options,
-            namespace: ns.clone(),
-            ignore: Vec::new(),
-            prune: true,
-            allow_empty: false,
-            dry_run: false,
-            parallelism: 16,
-            wave_timeout: Duration::from_secs(30),
-        };
-        let (outcome, inventory) = sync(
-            &capstan,
-            &mut catalog,
-            prepared.clone(),
-            &Inventory::default(),
-            &request,
-        )
-        .await?;
-        anyhow::ensure!(outcome.succeeded(), "{outcome:?}");
+        let inventory = synced(&capstan, &mut catalog, &app, &prepared).await?;
         let state = (&app, prepared.as_slice(), &inventory);
 
-        // Start-up: the caches list and start watching.
-        let cache = LiveCache::new(capstan.clone(), false);
-        assert_eq!(
-            compare(&capstan, &cache, &catalog, state).await?,
-            Vec::<String>::new()
-        );
-
-        let mark = ctx.audit()?.mark();
-        for _ in 0..COMPARES {
-            assert_eq!(
-                compare(&capstan, &cache, &catalog, state).await?,
-                Vec::<String>::new()
-            );
-        }
+        let (cache, mark) = compare_repeatedly(&ctx, &capstan, &catalog, state).await?;
         for (what, matches) in [
             (
                 "dry-runs",
@@ -182,6 +193,70 @@ async fn a_synced_application_is_compared_with_no_request_but_what_changed() -> 
         assert_eq!(differing, [format!("ConfigMap {ns}/app-000")]);
         let (n, log) = requests(&ctx, mark, AuditEvent::is_dry_run)?;
         assert_eq!(n, 1, "one edited object, dry-runs:\n{log}");
+        Ok(())
+    })
+    .await
+}
+
+/// With a mutating admission webhook raising CPU requests (as GKE Autopilot does), the live
+/// objects differ from git on purpose — and a synced application still costs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)] // the webhook serves while we compare
+async fn admission_mutations_cost_nothing_in_steady_state() -> anyhow::Result<()> {
+    run(Tier::ApiServer, "steady-webhook", |ctx| async move {
+        let ns = ctx.namespace.clone();
+        let label = ("capstan.dev/test-autopilot", ns.as_str());
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(ctx.client.clone());
+        let labels = json!({"metadata": {"labels": {label.0: label.1}}});
+        namespaces
+            .patch(&ns, &PatchParams::default(), &Patch::Merge(&labels))
+            .await?;
+        let _webhook = capstan_testenv::webhook::MutatingWebhook::start(
+            &ctx.client,
+            &format!("autopilot-{ns}"),
+            label,
+            250,
+        )
+        .await?;
+
+        let capstan = ctx.capstan_client().await?;
+        let app = AppId::parse(&format!("{ns}/mutated"))?;
+        let mut catalog = Catalog::discover(&capstan).await?;
+        let options = SyncOptions::default();
+        let deployments: Vec<Value> = objects()
+            .into_iter()
+            .filter(|o| o["kind"] == "Deployment")
+            .take(20)
+            .map(|mut d| {
+                d["spec"]["template"]["spec"]["containers"][0]["resources"] =
+                    json!({"requests": {"cpu": "10m", "memory": "64Mi"}});
+                d
+            })
+            .collect();
+        let prepared = prepare(deployments, &catalog, &ns, &app, options)?;
+        let inventory = synced(&capstan, &mut catalog, &app, &prepared).await?;
+        let live: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
+        let mutated = live.get("app-000").await?;
+        let cpu = mutated
+            .spec
+            .and_then(|s| s.template.spec)
+            .and_then(|s| s.containers[0].resources.clone())
+            .and_then(|r| r.requests)
+            .and_then(|r| r.get("cpu").cloned());
+        assert_eq!(
+            cpu.map(|q| q.0),
+            Some("250m".to_owned()),
+            "the webhook did not mutate"
+        );
+
+        let state = (&app, prepared.as_slice(), &inventory);
+        let (_cache, mark) = compare_repeatedly(&ctx, &capstan, &catalog, state).await?;
+        let (n, log) = requests(&ctx, mark, |e| {
+            e.is_dry_run() || e.is_write() || e.is_list() || e.is_get()
+        })?;
+        assert_eq!(
+            n, 0,
+            "{COMPARES} compares of a mutated, synced application made requests:\n{log}"
+        );
         Ok(())
     })
     .await

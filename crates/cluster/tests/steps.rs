@@ -11,7 +11,6 @@ use capstan_cluster::run::Run;
 use capstan_cluster::step::{Progress, Step, step};
 use capstan_cluster::{Catalog, SyncRequest, prepare};
 use capstan_core::inventory::Inventory;
-use capstan_core::options::SyncOptions;
 use capstan_core::outcome::Action;
 use capstan_core::progress::Stage;
 use capstan_core::tracking::AppId;
@@ -22,15 +21,9 @@ use serde_json::{Value, json};
 
 fn request(app: &AppId, prune: bool) -> SyncRequest {
     SyncRequest {
-        app: app.clone(),
-        options: SyncOptions::default(),
-        namespace: String::new(),
-        ignore: Vec::new(),
         prune,
-        allow_empty: false,
-        dry_run: false,
-        parallelism: 4,
         wave_timeout: Duration::from_secs(30),
+        ..SyncRequest::new(app, "")
     }
 }
 
@@ -294,6 +287,58 @@ async fn step_wise_prune_and_apply_keep_the_ownership_rules() -> anyhow::Result<
             .collect();
         assert_eq!(pruned, ["leaves"]);
         assert_eq!(next.len(), 1, "{next:?}");
+        Ok(())
+    })
+    .await
+}
+
+/// `Force` through the step interface: an owned object whose immutable field changed is deleted
+/// and recreated; an object created by hand is not deleted, and the step fails with `NotOwned`.
+#[tokio::test]
+async fn force_recreates_only_an_owned_object_step_by_step() -> anyhow::Result<()> {
+    run(Tier::ApiServer, "steps-force", |ctx| async move {
+        let ns = ctx.namespace.clone();
+        let app = AppId::parse(&format!("{ns}/force"))?;
+        let immutable = |name: &str, value: &str| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "annotations": {"capstan.dev/sync-options": "Force=true"}},
+                "immutable": true, "data": {"a": value}})
+        };
+        let maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+            Api::namespaced(ctx.client.clone(), &ns);
+        let by_hand = immutable("by-hand", "1");
+        maps.patch("by-hand", &kube::api::PatchParams::apply("kubectl"), &kube::api::Patch::Apply(&by_hand))
+            .await?;
+        let request = request(&app, false);
+        let run_all = |objects: Vec<Value>, previous: Inventory| {
+            let (ctx, app, request) = (ctx.clone(), app.clone(), request.clone());
+            async move {
+                let (mut catalog, mut run) = begin(&ctx, &app, objects, &previous, &request).await?;
+                let mut progress = Progress::start(&run, SystemTime::now());
+                let (_, answer) = steps_until_wait(&ctx, &mut catalog, &mut run, &mut progress, SystemTime::now()).await;
+                let next = run.next_inventory(&previous, &progress.outcome.objects);
+                anyhow::Ok((answer, progress.outcome, next))
+            }
+        };
+        let (answer, _, inventory) = run_all(vec![immutable("owned", "1")], Inventory::default()).await?;
+        assert_eq!(answer, Step::Done);
+        let uid = |name: &'static str| {
+            let maps = maps.clone();
+            async move { anyhow::Ok(maps.get(name).await?.metadata.uid) }
+        };
+        let (owned_before, hand_before) = (uid("owned").await?, uid("by-hand").await?);
+
+        let (answer, outcome, _) =
+            run_all(vec![immutable("owned", "2"), immutable("by-hand", "2")], inventory).await?;
+        assert_eq!(answer, Step::Failed { reason: Reason::NotOwned }, "{outcome:?}");
+        let of = |name: &str| outcome.objects.iter().find(|o| o.key.name == name).cloned();
+        let owned = of("owned").expect("owned was applied");
+        assert_eq!((owned.action, owned.reason), (Action::Created, None), "{owned:?}");
+        let refused = of("by-hand").expect("by-hand was tried");
+        assert_eq!(refused.action, Action::Failed);
+        assert!(refused.message.contains("not owned by application"), "{refused:?}");
+        assert_ne!(uid("owned").await?, owned_before, "the owned object was not recreated");
+        assert_eq!(uid("by-hand").await?, hand_before, "the object made by hand was deleted");
         Ok(())
     })
     .await

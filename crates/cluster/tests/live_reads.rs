@@ -1,0 +1,181 @@
+//! The read rules of the shared caches, against the real API server and counted in its audit
+//! log for Capstan's own user: an application is served from the watch cache only its own
+//! objects; anything else is read with a GET — another application's object, an object whose
+//! ownership label was removed by hand — and only a GET's "not found" makes an object missing.
+//! The shared discovery catalog finds a kind served after it was made by refreshing on a miss,
+//! and refreshes at most once per interval for a kind no one serves.
+
+use std::time::Duration;
+
+use capstan_cluster::live_cache::LiveCache;
+use capstan_cluster::prepare::located;
+use capstan_cluster::{Catalog, SharedCatalog, SyncRequest, prepare, sync};
+use capstan_core::inventory::Inventory;
+use capstan_core::options::SyncOptions;
+use capstan_core::tracking::AppId;
+use capstan_testenv::audit::AuditEvent;
+use capstan_testenv::{TestContext, Tier, run};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::discovery::ApiResource;
+use serde_json::json;
+
+/// Applies one ConfigMap `name` for `app` with Capstan's client.
+async fn apply(ctx: &TestContext, app: &AppId, name: &str) -> anyhow::Result<()> {
+    let capstan = ctx.capstan_client().await?;
+    let mut catalog = Catalog::discover(&capstan).await?;
+    let object = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name}, "data": {"a": "1"}});
+    let options = SyncOptions::default();
+    let prepared = prepare(vec![object], &catalog, &ctx.namespace, app, options)?;
+    let request = SyncRequest::new(app, &ctx.namespace);
+    let (outcome, _) = sync(
+        &capstan,
+        &mut catalog,
+        prepared,
+        &Inventory::default(),
+        &request,
+    )
+    .await?;
+    anyhow::ensure!(outcome.succeeded(), "{outcome:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_cache_serves_only_the_owner_and_a_miss_is_read_before_it_counts_as_gone()
+-> anyhow::Result<()> {
+    run(Tier::ApiServer, "live-reads", |ctx| async move {
+        let ns = ctx.namespace.clone();
+        let (a, b) = (
+            AppId::parse(&format!("{ns}/a"))?,
+            AppId::parse(&format!("{ns}/b"))?,
+        );
+        apply(&ctx, &a, "owned-by-a").await?;
+        let capstan = ctx.capstan_client().await?;
+        let catalog = Catalog::discover(&capstan).await?;
+        let object = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "owned-by-a"}});
+        let wanted = located(&prepare(
+            vec![object],
+            &catalog,
+            &ns,
+            &a,
+            SyncOptions::default(),
+        )?);
+        let cache = LiveCache::new(capstan.clone(), false);
+        // Start-up: the ConfigMap watch lists once.
+        cache.view(&a, &wanted, 4).await?;
+
+        let gets = |mark| -> anyhow::Result<(usize, String)> {
+            let audit = ctx.audit()?.since(mark).by_user(&ctx.capstan_user);
+            Ok((audit.count(AuditEvent::is_get), audit.to_string()))
+        };
+        let mark = ctx.audit()?.mark();
+        let seen = cache.view(&a, &wanted, 4).await?;
+        assert_eq!(seen.len(), 1);
+        assert_eq!(
+            gets(mark)?.0,
+            0,
+            "the owner is served from the cache: {}",
+            gets(mark)?.1
+        );
+
+        let mark = ctx.audit()?.mark();
+        let seen_by_b = cache.view(&b, &wanted, 4).await?;
+        assert_eq!(
+            seen_by_b.len(),
+            1,
+            "another application still sees the object (by a GET)"
+        );
+        assert_eq!(
+            gets(mark)?.0,
+            1,
+            "another application is not served from the cache: {}",
+            gets(mark)?.1
+        );
+
+        // The ownership label is removed by hand: the object leaves the watch, but is not gone.
+        let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
+        let unlabel = json!({"metadata": {"labels": {"capstan.dev/app": null}}});
+        maps.patch(
+            "owned-by-a",
+            &PatchParams::default(),
+            &Patch::Merge(&unlabel),
+        )
+        .await?;
+        for _ in 0..100 {
+            let mark = ctx.audit()?.mark();
+            let seen = cache.view(&a, &wanted, 4).await?;
+            assert_eq!(
+                seen.len(),
+                1,
+                "an object without the label was reported missing"
+            );
+            if gets(mark)?.0 == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mark = ctx.audit()?.mark();
+        assert_eq!(cache.view(&a, &wanted, 4).await?.len(), 1);
+        assert_eq!(gets(mark)?.0, 1, "the unlabelled object is read with a GET");
+
+        maps.delete("owned-by-a", &DeleteParams::default()).await?;
+        assert!(
+            cache.view(&a, &wanted, 4).await?.is_empty(),
+            "a deleted object is missing"
+        );
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_shared_catalog_refreshes_on_a_miss_at_most_once_per_interval() -> anyhow::Result<()> {
+    run(Tier::ApiServer, "shared-catalog", |ctx| async move {
+        let group = format!("{}.catalog.capstan.dev", ctx.namespace);
+        // Both made before the CRD exists: one may refresh on every miss, one once an hour.
+        let eager = SharedCatalog::discover(&ctx.client, Duration::ZERO).await?;
+        let patient = SharedCatalog::discover(&ctx.client, Duration::from_secs(3600)).await?;
+        let crds: Api<DynamicObject> = Api::all_with(
+            ctx.client.clone(),
+            &ApiResource {
+                group: "apiextensions.k8s.io".into(),
+                version: "v1".into(),
+                api_version: "apiextensions.k8s.io/v1".into(),
+                kind: "CustomResourceDefinition".into(),
+                plural: "customresourcedefinitions".into(),
+            },
+        );
+        let crd = json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": format!("dials.{group}")},
+            "spec": {"group": group, "scope": "Namespaced",
+                "names": {"kind": "Dial", "plural": "dials", "singular": "dial", "listKind": "DialList"},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]},
+        });
+        crds.patch(&format!("dials.{group}"), &PatchParams::apply("test-setup"), &Patch::Apply(&crd))
+            .await?;
+        let api_version = format!("{group}/v1");
+        let mut served = false;
+        for _ in 0..100 {
+            if Catalog::discover(&ctx.client).await?.resolve(&api_version, "Dial").is_some() {
+                served = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(served, "the API server never served the new kind");
+
+        assert!(eager.resolve(&api_version, "Dial").await?.is_some(), "a miss refreshes");
+        assert_eq!(eager.refreshes().await, 1);
+        assert!(eager.resolve(&api_version, "Dial").await?.is_some());
+        assert_eq!(eager.refreshes().await, 1, "a known kind needs no refresh");
+        assert!(patient.resolve(&api_version, "Dial").await?.is_none());
+        assert!(patient.resolve("example.com/v1", "Nothing").await?.is_none());
+        assert_eq!(patient.refreshes().await, 0, "no refresh within the interval");
+        Ok(())
+    })
+    .await
+}
