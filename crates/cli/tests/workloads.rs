@@ -221,9 +221,15 @@ async fn a_wave_starts_only_when_the_previous_one_is_healthy() -> anyhow::Result
             ("later.yaml", &later("after-web")),
         ])?;
         let app = format!("{ns}/waves");
+        let mark = ctx.audit()?.mark();
         let out = expect_exit(&ctx, "apply", &dir, &ns, &["--app-id", &app], 0).await?;
         let order: Vec<&str> = out.lines().collect();
         assert!(order.last().is_some_and(|l| l.contains("after-web")), "{out}");
+        let requests = ctx.audit()?.since(mark).by_user(&ctx.capstan_user);
+        assert!(
+            requests.count(|e| e.is_watch()) >= 1,
+            "the wait for wave 0 did not watch:\n{requests}"
+        );
         let deployments = api(&ctx, &ns, "apps", "v1", "Deployment", "deployments");
         let web = get(&deployments, "web").await?.expect("web exists");
         assert_eq!(assess(&web).status, HealthStatus::Healthy, "wave 1 ran before wave 0 was healthy");

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use capstan_api::{AppliedFingerprints, Reason};
 use capstan_core::fingerprint;
+use capstan_core::object::ObjectKey;
 use capstan_core::outcome::{Action, ObjectOutcome, Stop, SyncOutcome};
 use capstan_core::plan::{DISCOVERY_RANK, kind_rank};
 use capstan_core::progress::{Cursor, Stage};
@@ -100,8 +101,8 @@ pub async fn step(
                 }
             }
         }
-        Stage::Established(n) => {
-            let objects = located(step_objects(run, cursor.wave, n));
+        Stage::Established(_) => {
+            let objects = waiting_on(run, cursor);
             match look(client, run, &objects, progress, now).await {
                 Ok(None) => {
                     if let Err(err) = catalog.refresh().await {
@@ -127,9 +128,7 @@ pub async fn step(
             None
         }
         Stage::Healthy => {
-            let wave = &run.plan.waves[cursor.wave];
-            let applied = wave.apply.iter().flatten().map(|&i| &run.prepared[i]);
-            let objects = located(applied);
+            let objects = waiting_on(run, cursor);
             match look(client, run, &objects, progress, now).await {
                 Ok(None) => None,
                 Ok(Some(after)) => return Step::Requeue { after },
@@ -173,7 +172,7 @@ fn advance(run: &Run, progress: &mut Progress, now: SystemTime, established: boo
 async fn look(
     client: &Client,
     run: &Run,
-    objects: &[(capstan_core::object::ObjectKey, crate::Resource)],
+    objects: &[(ObjectKey, crate::Resource)],
     progress: &Progress,
     now: SystemTime,
 ) -> Result<Option<Duration>, (Reason, String)> {
@@ -193,6 +192,18 @@ async fn look(
                 Ok(Some(LOOK_AGAIN.min(timeout - waited)))
             }
         }
+    }
+}
+
+/// The objects the stage at `cursor` waits for (none for a stage that does not wait).
+pub fn waiting_on(run: &Run, cursor: Cursor) -> Vec<(ObjectKey, crate::Resource)> {
+    match cursor.stage {
+        Stage::Established(n) => located(step_objects(run, cursor.wave, n)),
+        Stage::Healthy => {
+            let wave = &run.plan.waves[cursor.wave];
+            located(wave.apply.iter().flatten().map(|&i| &run.prepared[i]))
+        }
+        _ => Vec::new(),
     }
 }
 

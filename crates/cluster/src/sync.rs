@@ -1,6 +1,7 @@
 //! Runs a whole sync for a caller that can wait, such as the CLI: plan it (`Run::begin`), then
-//! run its stages (`step`) one after the other, waiting between them only when a stage asks to
-//! be looked at again later. A controller calls `step` itself and requeues instead.
+//! run its stages (`step`) one after the other; when a stage asks to be looked at again later,
+//! it waits — watching the objects the stage waits for — until one changes. A controller calls
+//! `step` itself and requeues instead.
 //!
 //! Guarantees: nothing is pruned when an apply failed, when a wave did not become healthy, or
 //! when the desired set is empty (unless allowed); only owned objects of the previous inventory
@@ -21,7 +22,11 @@ use crate::discovery::Catalog;
 use crate::error::ClusterError;
 use crate::prepare::Prepared;
 use crate::run::Run;
-use crate::step::{Progress, Step, step};
+use crate::step::{Progress, Step, step, waiting_on};
+use crate::wait;
+
+/// The longest a waiting sync goes without looking again, however quiet the watch is.
+const WATCH_AT_MOST: Duration = Duration::from_secs(5);
 
 /// What to sync and how.
 #[derive(Debug, Clone)]
@@ -91,7 +96,19 @@ pub async fn sync(
         match step(client, catalog, &mut run, &mut progress, SystemTime::now()).await {
             Step::Done | Step::Failed { .. } => break,
             Step::Requeue { after } if after.is_zero() => {}
-            Step::Requeue { after } => tokio::time::sleep(after).await,
+            Step::Requeue { after } => {
+                let objects = waiting_on(&run, progress.cursor);
+                let waited = progress.since.elapsed().unwrap_or_default();
+                let left = request.wave_timeout.saturating_sub(waited);
+                if objects.is_empty() || left.is_zero() {
+                    tokio::time::sleep(after).await;
+                } else {
+                    // Watch for the next change rather than looking again every second; look
+                    // again anyway now and then, and when the stage's time is up.
+                    let at_most = left.min(WATCH_AT_MOST);
+                    wait::changed(client, &objects, &request.app, at_most).await;
+                }
+            }
         }
     }
     let inventory = run.next_inventory(previous, &progress.outcome.objects);

@@ -1,14 +1,19 @@
 //! Looks once at whether objects are healthy (between waves, and for Namespaces and CRDs to be
 //! established before what needs them is applied), from their live state assessed with
 //! `capstan_core::health`. It never sleeps or polls: a sync that must wait requeues and looks
-//! again (see `step`).
+//! again (see `step`). A caller that can wait, such as the CLI, waits for the next change of
+//! those objects with a watch (`changed`) instead of looking again blindly.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
-use capstan_api::HealthStatus;
+use capstan_api::{APP_LABEL, HealthStatus, app_label_value};
 use capstan_core::health::assess;
 use capstan_core::object::ObjectKey;
+use capstan_core::tracking::AppId;
+use futures::StreamExt;
 use kube::Client;
+use kube::runtime::watcher;
 use serde_json::Value;
 
 use crate::discovery::Resource;
@@ -70,4 +75,44 @@ fn describe(key: &ObjectKey, status: HealthStatus, message: &str) -> String {
     } else {
         format!("{key} ({status}: {message})")
     }
+}
+
+/// Waits until one of `objects` (carrying `app`'s ownership label) changes or is deleted, or
+/// `at_most` has passed: one WATCH per resource type and namespace, the changes before the watch
+/// began not counting. A failing watch ends the wait early, so the caller looks again.
+pub async fn changed(
+    client: &Client,
+    objects: &[(ObjectKey, Resource)],
+    app: &AppId,
+    at_most: Duration,
+) {
+    let label = format!("{APP_LABEL}={}", app_label_value(app.as_str()));
+    let mut scopes: Vec<(&Resource, &str)> = objects
+        .iter()
+        .map(|(key, resource)| (resource, key.namespace.as_str()))
+        .collect();
+    scopes.sort_by(|a, b| (&a.0.api.plural, a.1).cmp(&(&b.0.api.plural, b.1)));
+    scopes.dedup_by(|a, b| {
+        a.0.api.api_version == b.0.api.api_version && a.0.api.plural == b.0.api.plural && a.1 == b.1
+    });
+    let streams = scopes.into_iter().map(|(resource, namespace)| {
+        let api = live::api(client, resource, namespace);
+        let mut initialized = false;
+        watcher(api, watcher::Config::default().labels(&label))
+            .filter(move |event| {
+                let change = match event {
+                    Ok(watcher::Event::InitDone) => {
+                        initialized = true;
+                        false
+                    }
+                    Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => initialized,
+                    Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => false,
+                    Err(_) => true,
+                };
+                futures::future::ready(change)
+            })
+            .boxed()
+    });
+    let mut any = futures::stream::select_all(streams);
+    let _ = tokio::time::timeout(at_most, any.next()).await;
 }

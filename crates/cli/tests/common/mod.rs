@@ -43,7 +43,8 @@ pub fn config_map(name: &str, value: &str) -> String {
     )
 }
 
-/// Runs `capstan <command> <dir> -n <namespace> --kubeconfig <admin> <extra…>`.
+/// Runs `capstan <command> <dir> -n <namespace> --kubeconfig <capstan's> <extra…>` as the test's
+/// own Capstan identity (cluster-admin), so the audit log tells its requests apart.
 pub async fn capstan(
     ctx: &TestContext,
     command: &str,
@@ -55,7 +56,7 @@ pub async fn capstan(
         .arg(command)
         .arg(dir)
         .args(["-n", namespace, "--kubeconfig"])
-        .arg(&ctx.admin_kubeconfig)
+        .arg(&ctx.capstan_kubeconfig)
         .args(extra)
         .output()
         .await
