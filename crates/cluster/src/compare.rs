@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::discovery::Catalog;
 use crate::error::{ClusterError, is_not_found};
 use crate::prepare::{Prepared, located};
-use crate::prune::departed;
+use crate::prune::{Departed, departed};
 use crate::{live, parallel, ssa};
 
 /// The body Capstan sends for `object`: the desired object, with fields that `rules` ignore
@@ -89,6 +89,50 @@ pub async fn differences_in(
     live: &HashMap<ObjectKey, Value>,
     previous: &Inventory,
 ) -> Result<Differences, ClusterError> {
+    Ok(compare_app(cx, prepared, live, previous)
+        .await?
+        .differences(prepared))
+}
+
+/// One compare of an application, whole: each desired object's comparison, and what became of
+/// the objects that left the desired set. A sync can be planned from it without reading or
+/// dry-running again (`Run::from_comparison`).
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    /// Each desired object, in the order of the prepared objects.
+    pub compared: Vec<Compared>,
+    /// What became of the objects that left the desired set.
+    pub departed: Departed,
+}
+
+impl Comparison {
+    /// The differences to show: changed or missing objects, then what a prune would delete —
+    /// nothing for an empty desired set, which a sync would refuse to prune.
+    pub fn differences(&self, prepared: &[Prepared]) -> Differences {
+        let mut diffs: Vec<ObjectDiff> = self.compared.iter().map(|c| c.diff.clone()).collect();
+        diffs.retain(|d| d.state.is_difference());
+        if prepared.is_empty() {
+            return Differences {
+                diffs,
+                unresolved: Vec::new(),
+            };
+        }
+        let owned = &self.departed.owned;
+        diffs.extend(owned.iter().map(|l| pruned(&l.key, &l.live)));
+        Differences {
+            diffs,
+            unresolved: self.departed.unresolved.clone(),
+        }
+    }
+}
+
+/// Compares an application against live objects in hand: see [`Comparison`].
+pub async fn compare_app(
+    cx: &Context<'_>,
+    prepared: &[Prepared],
+    live: &HashMap<ObjectKey, Value>,
+    previous: &Inventory,
+) -> Result<Comparison, ClusterError> {
     let Context {
         client,
         catalog,
@@ -97,21 +141,9 @@ pub async fn differences_in(
         parallelism,
     } = *cx;
     let compared = compare_all(client, prepared, live, rules, previous, parallelism).await?;
-    let mut diffs: Vec<ObjectDiff> = compared.into_iter().map(|c| c.diff).collect();
-    diffs.retain(|d| d.state.is_difference());
     let keys: BTreeSet<ObjectKey> = prepared.iter().map(|p| p.key.clone()).collect();
-    if keys.is_empty() {
-        return Ok(Differences {
-            diffs,
-            unresolved: Vec::new(),
-        });
-    }
-    let gone = departed(client, catalog, app, previous, &keys, parallelism).await?;
-    diffs.extend(gone.owned.iter().map(|l| pruned(&l.key, &l.live)));
-    Ok(Differences {
-        diffs,
-        unresolved: gone.unresolved,
-    })
+    let departed = departed(client, catalog, app, previous, &keys, parallelism).await?;
+    Ok(Comparison { compared, departed })
 }
 
 /// The diff of every prepared object against `live`, in the order of `prepared`, each made

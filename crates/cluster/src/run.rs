@@ -15,7 +15,7 @@ use capstan_core::plan::{self, Desired, Plan};
 use kube::Client;
 use serde_json::Value;
 
-use crate::compare::{body, compare_all};
+use crate::compare::{Compared, Comparison, body, compare_all};
 use crate::discovery::Catalog;
 use crate::error::ClusterError;
 use crate::live;
@@ -65,6 +65,36 @@ impl Run {
         }
         let app = &request.app;
         let departed = prune::departed(client, catalog, app, previous, &keys, parallelism).await?;
+        Run::plan(prepared, live, (states, fingerprints), departed, request)
+    }
+
+    /// Plans a sync from a compare already made — a controller's reconcile compares once (live
+    /// objects from the shared caches, `compare::compare_app`) and syncs from that, reading and
+    /// dry-running nothing again. When pruning, an empty desired set is refused here.
+    pub fn from_comparison(
+        prepared: Vec<Prepared>,
+        live: HashMap<ObjectKey, Value>,
+        comparison: Comparison,
+        previous: &Inventory,
+        request: &SyncRequest,
+    ) -> Result<Run, ClusterError> {
+        let keys: BTreeSet<ObjectKey> = prepared.iter().map(|p| p.key.clone()).collect();
+        if request.prune {
+            previous
+                .guard_empty(&keys, request.allow_empty)
+                .map_err(ClusterError::PruneRefused)?;
+        }
+        let states = split(comparison.compared);
+        Run::plan(prepared, live, states, comparison.departed, request)
+    }
+
+    fn plan(
+        prepared: Vec<Prepared>,
+        live: HashMap<ObjectKey, Value>,
+        (states, fingerprints): (Vec<DiffState>, BTreeMap<ObjectKey, AppliedFingerprints>),
+        departed: Departed,
+        request: &SyncRequest,
+    ) -> Result<Run, ClusterError> {
         let owned: &[Leaving] = if request.prune { &departed.owned } else { &[] };
         let plan = plan::plan(
             &desired(&prepared, &states, &fingerprints),
@@ -198,17 +228,7 @@ async fn states(
     if request.dry_run || prepared.iter().any(|p| p.options.apply_out_of_sync_only) {
         let n = request.parallelism;
         let compared = compare_all(client, prepared, live, rules, previous, n).await?;
-        let mut fingerprints = BTreeMap::new();
-        let states = compared
-            .into_iter()
-            .map(|c| {
-                if let Some(known) = c.in_sync {
-                    fingerprints.insert(c.diff.key.clone(), known);
-                }
-                c.diff.state
-            })
-            .collect();
-        return Ok((states, fingerprints));
+        return Ok(split(compared));
     }
     let mut fingerprints = BTreeMap::new();
     let states = prepared
@@ -230,6 +250,21 @@ async fn states(
         })
         .collect();
     Ok((states, fingerprints))
+}
+
+/// The states of compared objects, and the fingerprints of those in sync.
+fn split(compared: Vec<Compared>) -> (Vec<DiffState>, BTreeMap<ObjectKey, AppliedFingerprints>) {
+    let mut fingerprints = BTreeMap::new();
+    let states = compared
+        .into_iter()
+        .map(|c| {
+            if let Some(known) = c.in_sync {
+                fingerprints.insert(c.diff.key.clone(), known);
+            }
+            c.diff.state
+        })
+        .collect();
+    (states, fingerprints)
 }
 
 fn desired(

@@ -5,14 +5,18 @@
 //! from when the stage began) is up. The position is a [`Cursor`] (pure, in `capstan-core`), so
 //! a controller can keep it in the Application's operation state and resume from it.
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
-use capstan_api::{AppliedFingerprints, Reason};
+use capstan_api::{
+    AppliedFingerprints, Operation, OperationPhase, OperationState, Reason, SyncResult,
+};
 use capstan_core::fingerprint;
 use capstan_core::object::ObjectKey;
 use capstan_core::outcome::{Action, ObjectOutcome, Stop, SyncOutcome};
 use capstan_core::plan::{DISCOVERY_RANK, kind_rank};
 use capstan_core::progress::{Cursor, Stage};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Client;
 
 use crate::compare::body;
@@ -50,6 +54,61 @@ impl Progress {
                 objects: run.kept(),
                 stopped: None,
             },
+        }
+    }
+}
+
+impl Progress {
+    /// The operation state to keep in an Application's status: the phase (Running, Succeeded,
+    /// or Failed with its reason and message), where the sync stands (wave, kind step), and each
+    /// object's result so far, for `revision`. `now` is the finishing time when it has ended.
+    pub fn operation_state(
+        &self,
+        run: &Run,
+        operation: Operation,
+        revision: &str,
+        started_at: Time,
+        now: Time,
+    ) -> OperationState {
+        let phase = match (&self.outcome.stopped, self.cursor.stage) {
+            (Some(_), _) => OperationPhase::Failed,
+            (None, Stage::Done) => OperationPhase::Succeeded,
+            (None, _) => OperationPhase::Running,
+        };
+        let step = match self.cursor.stage {
+            Stage::Apply(n) | Stage::Established(n) => Some(step_rank(run, self.cursor.wave, n)),
+            _ => None,
+        };
+        let versions: HashMap<&ObjectKey, &str> = run
+            .prepared
+            .iter()
+            .map(|p| (&p.key, p.api_version.rsplit('/').next().unwrap_or_default()))
+            .collect();
+        let resources = self
+            .outcome
+            .objects
+            .iter()
+            .map(|o| o.result(versions.get(&o.key).copied().unwrap_or_default()))
+            .collect();
+        OperationState {
+            operation,
+            phase,
+            reason: self.outcome.stopped.as_ref().map(|s| s.reason),
+            message: self
+                .outcome
+                .stopped
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            started_at,
+            finished_at: phase.is_completed().then_some(now),
+            wave: run.plan.waves.get(self.cursor.wave).map(|w| w.wave),
+            step,
+            retry_count: 0,
+            sync_result: Some(SyncResult {
+                revision: revision.to_owned(),
+                resources,
+            }),
         }
     }
 }

@@ -6,9 +6,13 @@
 
 use std::time::Duration;
 
-use capstan_cluster::compare::{Context, differences_in};
+use std::time::SystemTime;
+
+use capstan_cluster::compare::{Context, compare_app, differences_in};
 use capstan_cluster::live_cache::LiveCache;
 use capstan_cluster::prepare::located;
+use capstan_cluster::run::Run;
+use capstan_cluster::step::{Progress, Step, step};
 use capstan_cluster::{Catalog, Prepared, SyncRequest, prepare, sync};
 use capstan_core::inventory::Inventory;
 use capstan_core::options::SyncOptions;
@@ -193,6 +197,53 @@ async fn a_synced_application_is_compared_with_no_request_but_what_changed() -> 
         assert_eq!(differing, [format!("ConfigMap {ns}/app-000")]);
         let (n, log) = requests(&ctx, mark, AuditEvent::is_dry_run)?;
         assert_eq!(n, 1, "one edited object, dry-runs:\n{log}");
+
+        // Compare once, then sync from that compare: the one write reverts the edit; nothing is
+        // read or dry-run a second time.
+        let mark = ctx.audit()?.mark();
+        let live = cache.view(&app, &located(&prepared), 16).await?;
+        let cx = Context {
+            client: &capstan,
+            catalog: &catalog,
+            app: &app,
+            rules: &[],
+            parallelism: 16,
+        };
+        let comparison = compare_app(&cx, &prepared, &live, &inventory).await?;
+        let request = SyncRequest::new(&app, &ns);
+        let mut run =
+            Run::from_comparison(prepared.clone(), live, comparison, &inventory, &request)?;
+        let mut progress = Progress::start(&run, SystemTime::now());
+        loop {
+            match step(
+                &capstan,
+                &mut catalog,
+                &mut run,
+                &mut progress,
+                SystemTime::now(),
+            )
+            .await
+            {
+                Step::Done => break,
+                Step::Requeue { after } if after.is_zero() => {}
+                other => anyhow::bail!("{other:?}: {:?}", progress.outcome),
+            }
+        }
+        let audit = ctx.audit()?.since(mark).by_user(&ctx.capstan_user);
+        let count = |what: fn(&AuditEvent) -> bool| audit.count(what);
+        assert_eq!(
+            (count(AuditEvent::is_dry_run), count(AuditEvent::is_write)),
+            (1, 1),
+            "compare once and sync from it:\n{audit}"
+        );
+        assert_eq!(
+            count(AuditEvent::is_list) + count(AuditEvent::is_get),
+            0,
+            "{audit}"
+        );
+        let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
+        let reverted = maps.get("app-000").await?;
+        assert_eq!(reverted.data.unwrap_or_default()["LEVEL"], "info");
         Ok(())
     })
     .await

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use capstan_api::Reason;
+use capstan_api::{Operation, OperationPhase, Reason, ResultStatus};
 use capstan_cluster::run::Run;
 use capstan_cluster::step::{Progress, Step, step};
 use capstan_cluster::{Catalog, SyncRequest, prepare};
@@ -15,6 +15,7 @@ use capstan_core::outcome::Action;
 use capstan_core::progress::Stage;
 use capstan_core::tracking::AppId;
 use capstan_testenv::{TestContext, Tier, run};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DynamicObject};
 use kube::discovery::ApiResource;
 use serde_json::{Value, json};
@@ -211,6 +212,24 @@ async fn an_unhealthy_wave_is_requeued_then_fails_at_its_timeout_and_the_next_wa
                 .any(|o| o.key.name == "after-web"),
             "wave 1 ran: {:?}",
             progress.outcome
+        );
+        // What a controller would keep in the Application's status.
+        let at = Time("2026-11-30T12:00:00Z".parse()?);
+        let state = progress.operation_state(&run, Operation::default(), "abc123", at.clone(), at);
+        assert_eq!(state.phase, OperationPhase::Failed);
+        assert_eq!(state.reason, Some(Reason::HealthCheckFailed));
+        assert!(
+            state.message.contains("wave 0 is not healthy"),
+            "{}",
+            state.message
+        );
+        assert_eq!((state.wave, state.finished_at.is_some()), (Some(0), true));
+        let results = state.sync_result.map(|r| r.resources).unwrap_or_default();
+        assert_eq!(results.len(), 1, "{results:?}");
+        let web = &results[0];
+        assert_eq!(
+            (web.object.name.as_str(), web.status),
+            ("web", ResultStatus::Synced)
         );
         Ok(())
     })

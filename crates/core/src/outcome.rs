@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use capstan_api::Reason;
+use capstan_api::{InventoryEntry, Reason, ResourceAction, ResourceResult, ResultStatus};
 
 use crate::object::ObjectKey;
 
@@ -77,6 +77,41 @@ impl ObjectOutcome {
     }
 }
 
+impl ObjectOutcome {
+    /// The result to keep in an Application's operation state, for an object applied with
+    /// `version`.
+    pub fn result(&self, version: &str) -> ResourceResult {
+        let (status, action) = match self.action {
+            Action::Created if self.message.starts_with("recreated") => {
+                (ResultStatus::Synced, Some(ResourceAction::Recreated))
+            }
+            Action::Created => (ResultStatus::Synced, Some(ResourceAction::Created)),
+            Action::Configured => (ResultStatus::Synced, Some(ResourceAction::Configured)),
+            Action::Unchanged => (ResultStatus::Synced, Some(ResourceAction::Unchanged)),
+            Action::Pruned => (ResultStatus::Pruned, Some(ResourceAction::Pruned)),
+            Action::PruneSkipped => (ResultStatus::PruneSkipped, None),
+            Action::PruneRequired => (ResultStatus::PruneRequired, None),
+            Action::Failed => (ResultStatus::SyncFailed, None),
+        };
+        let key = &self.key;
+        ResourceResult {
+            object: InventoryEntry {
+                group: key.group.clone(),
+                version: version.to_owned(),
+                kind: key.kind.clone(),
+                namespace: key.namespace.clone(),
+                name: key.name.clone(),
+                applied: None,
+            },
+            status,
+            action,
+            reason: self.reason,
+            message: self.message.clone(),
+            hook_phase: None,
+        }
+    }
+}
+
 /// Why a sync stopped before the end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stop {
@@ -115,5 +150,76 @@ impl SyncOutcome {
     /// Whether every object succeeded and the sync ran to the end.
     pub fn succeeded(&self) -> bool {
         self.stopped.is_none() && self.objects.iter().all(|o| o.action != Action::Failed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> ObjectKey {
+        ObjectKey {
+            group: "apps".into(),
+            kind: "Deployment".into(),
+            namespace: "prod".into(),
+            name: "web".into(),
+        }
+    }
+
+    #[test]
+    fn outcomes_become_argo_style_results() {
+        let cases = [
+            (
+                ObjectOutcome::new(&key(), Action::Created, ""),
+                ResultStatus::Synced,
+                Some(ResourceAction::Created),
+            ),
+            (
+                ObjectOutcome::new(
+                    &key(),
+                    Action::Created,
+                    "recreated: an immutable field changed",
+                ),
+                ResultStatus::Synced,
+                Some(ResourceAction::Recreated),
+            ),
+            (
+                ObjectOutcome::new(&key(), Action::Unchanged, ""),
+                ResultStatus::Synced,
+                Some(ResourceAction::Unchanged),
+            ),
+            (
+                ObjectOutcome::new(&key(), Action::Pruned, ""),
+                ResultStatus::Pruned,
+                Some(ResourceAction::Pruned),
+            ),
+            (
+                ObjectOutcome::new(&key(), Action::PruneSkipped, "sync option Prune=false")
+                    .because(Reason::PruneDisabled),
+                ResultStatus::PruneSkipped,
+                None,
+            ),
+            (
+                ObjectOutcome::new(&key(), Action::PruneRequired, ""),
+                ResultStatus::PruneRequired,
+                None,
+            ),
+            (
+                ObjectOutcome::failed(&key(), Reason::ImmutableField, "field is immutable"),
+                ResultStatus::SyncFailed,
+                None,
+            ),
+        ];
+        for (outcome, status, action) in cases {
+            let result = outcome.result("v1");
+            assert_eq!(
+                (result.status, result.action),
+                (status, action),
+                "{outcome}"
+            );
+            assert_eq!(result.reason, outcome.reason);
+            assert_eq!(result.object.version, "v1");
+            assert_eq!(result.object.name, "web");
+        }
     }
 }
