@@ -6,8 +6,12 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::{Context, bail};
 use capstan_cluster::{SyncRequest, inventory_store, sync};
 use capstan_core::outcome::SyncOutcome;
+use capstan_core::tracking::AppId;
+use kube::api::{Api, DynamicObject};
+use kube::discovery::ApiResource;
 
 use crate::target::{self, ClusterArgs, parse_duration};
 
@@ -54,6 +58,7 @@ pub fn run(args: &Args) -> ExitCode {
 
 async fn apply(args: &Args) -> anyhow::Result<SyncOutcome> {
     let mut target = target::open(&args.target).await?;
+    refuse_managed(&target.client, &target.app).await?;
     let previous = inventory_store::load(&target.client, &target.app, &target.namespace).await?;
     let request = SyncRequest {
         app: target.app.clone(),
@@ -79,4 +84,35 @@ async fn apply(args: &Args) -> anyhow::Result<SyncOutcome> {
         inventory_store::save(&target.client, &target.app, &target.namespace, &inventory).await?;
     }
     Ok(outcome)
+}
+
+/// Refuses an application id that names an existing Application: its objects are the
+/// controller's, and a one-shot apply beside it would fight over them. A cluster without the
+/// Application resource has none; a user who may not read Applications is warned, not stopped.
+async fn refuse_managed(client: &kube::Client, app: &AppId) -> anyhow::Result<()> {
+    let (namespace, name) = app.as_str().split_once('/').unwrap_or(("", app.as_str()));
+    let resource = ApiResource {
+        group: capstan_api::GROUP.to_owned(),
+        version: capstan_api::VERSION.to_owned(),
+        api_version: format!("{}/{}", capstan_api::GROUP, capstan_api::VERSION),
+        kind: "Application".to_owned(),
+        plural: "applications".to_owned(),
+    };
+    let applications: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), namespace, &resource);
+    match applications.get_opt(name).await {
+        Ok(None) => Ok(()),
+        Ok(Some(_)) => bail!(
+            "application {app} exists in the cluster and the controller syncs it; run \
+             `capstan sync {name} -n {namespace}` instead, or choose another --app-id"
+        ),
+        Err(kube::Error::Api(status)) if status.code == 403 => {
+            eprintln!(
+                "warning: cannot tell whether an Application {app} exists (reading Applications \
+                 is forbidden); applying as a one-shot application"
+            );
+            Ok(())
+        }
+        Err(err) => Err(err).context("failed to check whether an Application owns the --app-id"),
+    }
 }
