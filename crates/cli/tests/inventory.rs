@@ -6,8 +6,8 @@ mod common;
 
 use capstan_testenv::{TestContext, Tier, run};
 use common::{api, capstan, config_map, expect_exit, get, show, write_dir};
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use serde_json::{Value, json};
+use kube::api::{DeleteParams, Patch, PatchParams};
+use serde_json::Value;
 
 fn service(name: &str) -> String {
     format!(
@@ -111,23 +111,6 @@ async fn a_role_whose_name_contains_an_underscore_applies_diffs_and_prunes_again
     .await
 }
 
-fn crd(group: &str) -> Value {
-    json!({
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": format!("gadgets.{group}")},
-        "spec": {
-            "group": group,
-            "names": {"kind": "Gadget", "plural": "gadgets", "singular": "gadget", "listKind": "GadgetList"},
-            "scope": "Namespaced",
-            "versions": [{
-                "name": "v1", "served": true, "storage": true,
-                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
-            }],
-        },
-    })
-}
-
 /// Regression: entries whose kind no longer resolved were dropped from the inventory.
 #[tokio::test]
 async fn an_entry_whose_kind_is_no_longer_served_stays_with_a_warning() -> anyhow::Result<()> {
@@ -138,20 +121,15 @@ async fn an_entry_whose_kind_is_no_longer_served_stays_with_a_warning() -> anyho
             let ns = ctx.namespace.clone();
             let app = format!("{ns}/gadgets");
             let group = format!("{ns}.test.capstan.dev");
-            let crds: Api<kube::api::DynamicObject> = Api::all_with(
-                ctx.client.clone(),
-                &kube::discovery::ApiResource {
-                    group: "apiextensions.k8s.io".into(),
-                    version: "v1".into(),
-                    api_version: "apiextensions.k8s.io/v1".into(),
-                    kind: "CustomResourceDefinition".into(),
-                    plural: "customresourcedefinitions".into(),
-                },
-            );
+            let crds = capstan_testenv::crd_api(&ctx.client);
             let crd_name = format!("gadgets.{group}");
             let by_hand = PatchParams::apply("test-setup");
-            crds.patch(&crd_name, &by_hand, &Patch::Apply(crd(&group)))
-                .await?;
+            crds.patch(
+                &crd_name,
+                &by_hand,
+                &Patch::Apply(capstan_testenv::open_crd(&group, "v1", "Gadget", "gadgets")),
+            )
+            .await?;
             let gadget = format!("apiVersion: {group}/v1\nkind: Gadget\nmetadata:\n  name: g1\n");
             let with_gadget = write_dir(
                 &ctx,

@@ -176,46 +176,67 @@ async fn a_recreate_that_cannot_finish_reports_failure_not_created() -> anyhow::
 async fn apply_refuses_an_app_id_that_names_an_existing_application() -> anyhow::Result<()> {
     run(Tier::ApiServer, "apply-managed-app-id", |ctx| async move {
         let ns = ctx.namespace.clone();
-        let crds: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(
-            ctx.client.clone(),
-            &kube::discovery::ApiResource {
-                group: "apiextensions.k8s.io".into(),
-                version: "v1".into(),
-                api_version: "apiextensions.k8s.io/v1".into(),
-                kind: "CustomResourceDefinition".into(),
-                plural: "customresourcedefinitions".into(),
-            },
-        );
+        let crds = capstan_testenv::crd_api(&ctx.client);
         // The resource as far as this check needs it (the full CRD is generated elsewhere).
-        let crd = json!({
-            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": "applications.capstan.dev"},
-            "spec": {"group": "capstan.dev", "scope": "Namespaced",
-                "names": {"kind": "Application", "plural": "applications", "singular": "application", "listKind": "ApplicationList"},
-                "versions": [{"name": "v1alpha1", "served": true, "storage": true,
-                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]},
-        });
+        let crd =
+            capstan_testenv::open_crd("capstan.dev", "v1alpha1", "Application", "applications");
         let setup = PatchParams::apply("test-setup").force();
-        crds.patch("applications.capstan.dev", &setup, &Patch::Apply(&crd)).await?;
-        let applications = api(&ctx, &ns, "capstan.dev", "v1alpha1", "Application", "applications");
+        crds.patch("applications.capstan.dev", &setup, &Patch::Apply(&crd))
+            .await?;
+        let applications = api(
+            &ctx,
+            &ns,
+            "capstan.dev",
+            "v1alpha1",
+            "Application",
+            "applications",
+        );
         let web = json!({"apiVersion": "capstan.dev/v1alpha1", "kind": "Application",
             "metadata": {"name": "web", "namespace": ns}, "spec": {}});
-        common::eventually("the Application resource to be served", std::time::Duration::from_secs(30), || async {
-            Ok(applications.patch("web", &setup, &Patch::Apply(&web)).await.ok().map(|_| ()))
-        })
+        common::eventually(
+            "the Application resource to be served",
+            std::time::Duration::from_secs(30),
+            || async {
+                Ok(applications
+                    .patch("web", &setup, &Patch::Apply(&web))
+                    .await
+                    .ok()
+                    .map(|_| ()))
+            },
+        )
         .await?;
 
         let dir = write_dir(&ctx, "app", &[("cm.yaml", &config_map("settings", "1"))])?;
-        let (code, stdout, stderr) =
-            show(&capstan(&ctx, "apply", &dir, &ns, &["--app-id", &format!("{ns}/web")]).await?);
+        let (code, stdout, stderr) = show(
+            &capstan(
+                &ctx,
+                "apply",
+                &dir,
+                &ns,
+                &["--app-id", &format!("{ns}/web")],
+            )
+            .await?,
+        );
         assert_eq!(code, 1, "{stdout}{stderr}");
         assert!(
-            stderr.contains(&format!("application {ns}/web exists")) && stderr.contains("capstan sync web"),
+            stderr.contains(&format!("application {ns}/web exists"))
+                && stderr.contains("capstan sync web"),
             "{stderr}"
         );
         let cms = api(&ctx, &ns, "", "v1", "ConfigMap", "configmaps");
-        assert!(get(&cms, "settings").await?.is_none(), "applied despite the refusal");
-        expect_exit(&ctx, "apply", &dir, &ns, &["--app-id", &format!("{ns}/other")], 0).await?;
+        assert!(
+            get(&cms, "settings").await?.is_none(),
+            "applied despite the refusal"
+        );
+        expect_exit(
+            &ctx,
+            "apply",
+            &dir,
+            &ns,
+            &["--app-id", &format!("{ns}/other")],
+            0,
+        )
+        .await?;
         Ok(())
     })
     .await

@@ -16,8 +16,7 @@ use capstan_core::tracking::AppId;
 use capstan_testenv::audit::AuditEvent;
 use capstan_testenv::{TestContext, Tier, run};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
-use kube::discovery::ApiResource;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
 
 /// Applies one ConfigMap `name` for `app` with Capstan's client.
@@ -137,30 +136,22 @@ async fn the_shared_catalog_refreshes_on_a_miss_at_most_once_per_interval() -> a
         // Both made before the CRD exists: one may refresh on every miss, one once an hour.
         let eager = SharedCatalog::discover(&ctx.client, Duration::ZERO).await?;
         let patient = SharedCatalog::discover(&ctx.client, Duration::from_secs(3600)).await?;
-        let crds: Api<DynamicObject> = Api::all_with(
-            ctx.client.clone(),
-            &ApiResource {
-                group: "apiextensions.k8s.io".into(),
-                version: "v1".into(),
-                api_version: "apiextensions.k8s.io/v1".into(),
-                kind: "CustomResourceDefinition".into(),
-                plural: "customresourcedefinitions".into(),
-            },
-        );
-        let crd = json!({
-            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": format!("dials.{group}")},
-            "spec": {"group": group, "scope": "Namespaced",
-                "names": {"kind": "Dial", "plural": "dials", "singular": "dial", "listKind": "DialList"},
-                "versions": [{"name": "v1", "served": true, "storage": true,
-                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]},
-        });
-        crds.patch(&format!("dials.{group}"), &PatchParams::apply("test-setup"), &Patch::Apply(&crd))
-            .await?;
+        let crds = capstan_testenv::crd_api(&ctx.client);
+        let crd = capstan_testenv::open_crd(&group, "v1", "Dial", "dials");
+        crds.patch(
+            &format!("dials.{group}"),
+            &PatchParams::apply("test-setup"),
+            &Patch::Apply(&crd),
+        )
+        .await?;
         let api_version = format!("{group}/v1");
         let mut served = false;
         for _ in 0..100 {
-            if Catalog::discover(&ctx.client).await?.resolve(&api_version, "Dial").is_some() {
+            if Catalog::discover(&ctx.client)
+                .await?
+                .resolve(&api_version, "Dial")
+                .is_some()
+            {
                 served = true;
                 break;
             }
@@ -168,13 +159,25 @@ async fn the_shared_catalog_refreshes_on_a_miss_at_most_once_per_interval() -> a
         }
         assert!(served, "the API server never served the new kind");
 
-        assert!(eager.resolve(&api_version, "Dial").await?.is_some(), "a miss refreshes");
+        assert!(
+            eager.resolve(&api_version, "Dial").await?.is_some(),
+            "a miss refreshes"
+        );
         assert_eq!(eager.refreshes().await, 1);
         assert!(eager.resolve(&api_version, "Dial").await?.is_some());
         assert_eq!(eager.refreshes().await, 1, "a known kind needs no refresh");
         assert!(patient.resolve(&api_version, "Dial").await?.is_none());
-        assert!(patient.resolve("example.com/v1", "Nothing").await?.is_none());
-        assert_eq!(patient.refreshes().await, 0, "no refresh within the interval");
+        assert!(
+            patient
+                .resolve("example.com/v1", "Nothing")
+                .await?
+                .is_none()
+        );
+        assert_eq!(
+            patient.refreshes().await,
+            0,
+            "no refresh within the interval"
+        );
         Ok(())
     })
     .await

@@ -61,21 +61,6 @@ async fn steps_until_wait(
     }
 }
 
-fn crd(group: &str) -> Value {
-    json!({
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": format!("gauges.{group}")},
-        "spec": {
-            "group": group,
-            "names": {"kind": "Gauge", "plural": "gauges", "singular": "gauge", "listKind": "GaugeList"},
-            "scope": "Namespaced",
-            "versions": [{"name": "v1", "served": true, "storage": true,
-                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}],
-        },
-    })
-}
-
 #[tokio::test]
 async fn a_crd_and_its_custom_resource_land_in_one_step_wise_sync() -> anyhow::Result<()> {
     run(Tier::ApiServer, "steps-crd", |ctx| async move {
@@ -85,7 +70,7 @@ async fn a_crd_and_its_custom_resource_land_in_one_step_wise_sync() -> anyhow::R
         let request = request(&app, false);
         let previous = Inventory::default();
         let (mut catalog, mut run) =
-            begin(&ctx, &app, vec![gauge, crd(&group)], &previous, &request).await?;
+            begin(&ctx, &app, vec![gauge, capstan_testenv::open_crd(&group, "v1", "Gauge", "gauges")], &previous, &request).await?;
         let mut progress = Progress::start(&run, SystemTime::now());
         let mut stages = Vec::new();
         let start = SystemTime::now();
