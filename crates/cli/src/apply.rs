@@ -106,6 +106,8 @@ async fn refuse_managed(client: &kube::Client, app: &AppId) -> anyhow::Result<()
             "application {app} exists in the cluster and the controller syncs it; run \
              `capstan sync {name} -n {namespace}` instead, or choose another --app-id"
         ),
+        // Without the Application resource the API server answers a plain-text 404.
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 403 => {
             eprintln!(
                 "warning: cannot tell whether an Application {app} exists (reading Applications \
