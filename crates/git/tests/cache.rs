@@ -143,9 +143,15 @@ async fn a_symlink_cannot_leak_a_file_from_outside_the_repository() -> anyhow::R
         ("app/../linked-dir/missing.yaml", None),
     ] {
         let resolved = tree.resolve(path)?;
-        ensure!(resolved.as_deref() == real, "{path} resolves to {resolved:?}");
+        ensure!(
+            resolved.as_deref() == real,
+            "{path} resolves to {resolved:?}"
+        );
     }
-    let err = tree.resolve("absolute").err().context("an escape resolved")?;
+    let err = tree
+        .resolve("absolute")
+        .err()
+        .context("an escape resolved")?;
     ensure!(
         err.to_string().contains("points outside the repository"),
         "{err}"
