@@ -77,6 +77,17 @@ impl GitTree {
         }
     }
 
+    /// Where `path` really leads: normalized, relative to the repository root, every symbolic
+    /// link resolved; `None` when nothing is there. A link out of the repository is refused as
+    /// for any read. A renderer's load restrictor compares these to confine a kustomization.
+    pub fn resolve(&self, path: &str) -> Result<Option<String>, Error> {
+        match self.lookup(path) {
+            Ok((_, _, resolved)) => Ok(Some(resolved)),
+            Err(Lookup::NotFound) => Ok(None),
+            Err(Lookup::Refused(reason)) => Err(self.read_error(path, reason)),
+        }
+    }
+
     /// The bytes of the file at `path`.
     pub fn read_file(&self, path: &str) -> Result<Vec<u8>, Error> {
         let (oid, kind, _) = self.lookup(path).map_err(|e| self.lookup_error(path, e))?;

@@ -136,6 +136,26 @@ async fn a_symlink_cannot_leak_a_file_from_outside_the_repository() -> anyhow::R
         );
         ensure!(!message.contains("TOP-SECRET"), "{path}: leaked: {message}");
     }
+    for (path, real) in [
+        ("app/alias.yaml", Some("app/config.yaml")),
+        ("linked-dir", Some("app")),
+        ("linked-dir/./alias.yaml", Some("app/config.yaml")),
+        ("app/../linked-dir/missing.yaml", None),
+    ] {
+        let resolved = tree.resolve(path)?;
+        ensure!(
+            resolved.as_deref() == real,
+            "{path} resolves to {resolved:?}"
+        );
+    }
+    let err = tree
+        .resolve("absolute")
+        .err()
+        .context("an escape resolved")?;
+    ensure!(
+        err.to_string().contains("points outside the repository"),
+        "{err}"
+    );
     let root = tree.read_dir("")?;
     let names: Vec<&str> = root.iter().map(|(n, _)| n.as_str()).collect();
     ensure!(
