@@ -264,7 +264,7 @@ fn unpack(packed: &str) -> Result<AppliedFingerprints, String> {
 
 /// The bytes of a lowercase-hex string of even length.
 fn from_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0
+    if !hex.len().is_multiple_of(2)
         || !hex
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
