@@ -5,7 +5,9 @@
 //!   Capstan by hand.
 //! - `cargo xtask demo` — the control plane with the workload tier, in the foreground.
 //! - `cargo xtask bench [git|render|cluster]` — the benchmarks, each against its baseline.
+//! - `cargo xtask codegen` — write the generated files (the Application CRD).
 
+mod codegen;
 mod demo;
 mod leftovers;
 mod prereqs;
@@ -21,6 +23,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   test                         install missing tools, then cargo fmt --check, clippy and all tests
   bench [git|render|cluster]   run the benchmarks (criterion), each side by side with its baseline
+  codegen                      write the generated files: the Application CRD in deploy/ and charts/
   demo                         run a local control plane with the workload tier until Ctrl-C
   testenv build                build the Kubernetes test binaries into the cache (if missing)
   testenv up [--workloads]     start a control plane in the background; prints its kubeconfig path
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["test"] => test(),
         ["demo"] => demo::run(),
+        ["codegen"] => codegen::run(),
         ["bench"] => bench_git()
             .and_then(|()| bench_render())
             .and_then(|()| bench_cluster()),

@@ -2,7 +2,8 @@
 //! annotations, the ownership label) that every other crate and every managed object agree on,
 //! and the types an Application's status is made of: sync and health statuses, the operation
 //! state of a sync with its per-object results, the inventory entry, and the bounded [`Reason`]
-//! for every way a compare or sync stops or an object fails.
+//! for every way a compare or sync stops or an object fails; the [`Application`] custom resource
+//! (`application`) and its CRD (`crd`); Go-syntax durations (`duration`).
 //!
 //! This crate is pure: it does no I/O and depends on no other workspace crate.
 
@@ -28,6 +29,9 @@ pub const SYNC_OPTIONS_ANNOTATION: &str = "capstan.dev/sync-options";
 /// Annotation on an Application requesting an immediate refresh; its value is a timestamp.
 pub const REFRESH_ANNOTATION: &str = "capstan.dev/refresh";
 
+pub mod application;
+pub mod crd;
+pub mod duration;
 mod inventory;
 mod label;
 mod names;
@@ -43,3 +47,5 @@ pub use operation::{
 };
 pub use reason::Reason;
 pub use status::{HealthStatus, SyncStatus};
+
+pub use application::Application;

@@ -2,11 +2,14 @@
 //! of reasons for conditions, Events and metric labels. The message next to a reason carries the
 //! details (which object, the API server's words); the reason alone must be enough to count,
 //! alert and route. `docs/reasons.md` lists when each one is given and whether retrying helps.
+//! The last few are no failures: they are the reasons of an Application's conditions when nothing
+//! failed (`docs/application.md`).
 
 use crate::names::named_enum;
 
 named_enum! {
-    /// Why a compare or a sync stopped, or why one object failed or was left alone.
+    /// Why a compare or a sync stopped, or why one object failed or was left alone; and, for
+    /// an Application's conditions, the few reasons that name no failure (`Synced`, …).
     ///
     /// API failures are named by what they say about the cluster when that is what a user acts on
     /// (`Forbidden`, `Conflict`, `ApiUnavailable`, `Timeout`, `Unauthorized`), and otherwise by
@@ -87,6 +90,20 @@ named_enum! {
         Timeout,
         /// The operation was cancelled (shutdown, or a newer operation replaced it).
         Cancelled,
+        /// Not a failure — a condition's reason: the cluster matches the source and every
+        /// resource is healthy (`Ready` is `True`).
+        Synced,
+        /// Not a failure — a condition's reason: the cluster differs from the source and no
+        /// automated sync will change it (`Ready` is `False`).
+        OutOfSync,
+        /// Not a failure — a condition's reason: a sync or a rollout is under way
+        /// (`Reconciling`).
+        Progressing,
+        /// Not a failure — a condition's reason: an Application of `spec.dependsOn` is not Ready
+        /// yet (`Reconciling`).
+        DependencyNotReady,
+        /// Not a failure — a condition's reason: `spec.suspend` is true (`Ready` is `False`).
+        Suspended,
     }
 }
 
@@ -96,7 +113,7 @@ mod tests {
 
     /// Every reason, by name: a rename or a removal changes conditions, Events, metric labels
     /// and stored status that users and alerts match on, so it must show up here.
-    const NAMES: [&str; 35] = [
+    const NAMES: [&str; 40] = [
         "FetchFailed",
         "AuthenticationFailed",
         "InvalidCredentials",
@@ -132,6 +149,11 @@ mod tests {
         "ApiUnavailable",
         "Timeout",
         "Cancelled",
+        "Synced",
+        "OutOfSync",
+        "Progressing",
+        "DependencyNotReady",
+        "Suspended",
     ];
 
     #[test]
