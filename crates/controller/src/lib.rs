@@ -2,10 +2,15 @@
 //! leader election.
 //!
 //! Code map: [`commit_fs`] lets the renderer read one commit of the git cache; [`source`] renders
-//! an Application's path at a revision (resolve → open the commit → render).
+//! an Application's path at a revision (resolve → open the commit → render); [`context`] is what
+//! every reconcile shares (clients, git cache, watch caches, discovery); [`stages`] are the I/O
+//! steps of a reconcile and [`reconcile`] the driver over them and the kube-runtime `Controller`.
 
 pub mod commit_fs;
+pub mod context;
+pub mod reconcile;
 pub mod source;
+pub mod stages;
 
 pub use commit_fs::CommitFs;
 pub use source::{Rendered, SourceError, render_revision};

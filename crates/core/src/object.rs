@@ -57,6 +57,18 @@ impl ObjectKey {
         })
     }
 
+    /// The inventory entry of this object applied with `version`, without fingerprints.
+    pub fn entry(&self, version: &str) -> capstan_api::InventoryEntry {
+        capstan_api::InventoryEntry {
+            group: self.group.clone(),
+            version: version.to_owned(),
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            applied: None,
+        }
+    }
+
     /// `group/Kind`, or `Kind` for the core group.
     pub fn group_kind(&self) -> String {
         if self.group.is_empty() {

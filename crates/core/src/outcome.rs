@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use capstan_api::{InventoryEntry, Reason, ResourceAction, ResourceResult, ResultStatus};
+use capstan_api::{Reason, ResourceAction, ResourceResult, ResultStatus};
 
 use crate::object::ObjectKey;
 
@@ -93,16 +93,8 @@ impl ObjectOutcome {
             Action::PruneRequired => (ResultStatus::PruneRequired, None),
             Action::Failed => (ResultStatus::SyncFailed, None),
         };
-        let key = &self.key;
         ResourceResult {
-            object: InventoryEntry {
-                group: key.group.clone(),
-                version: version.to_owned(),
-                kind: key.kind.clone(),
-                namespace: key.namespace.clone(),
-                name: key.name.clone(),
-                applied: None,
-            },
+            object: self.key.entry(version),
             status,
             action,
             reason: self.reason,

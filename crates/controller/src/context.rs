@@ -1,0 +1,50 @@
+//! What every reconcile shares: the controller's client, the git cache, the shared watch caches
+//! of live objects and the shared discovery catalog of the cluster.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use capstan_cluster::SharedCatalog;
+use capstan_cluster::live_cache::LiveCache;
+use capstan_git::{CacheLimits, RepoCache};
+use kube::Client;
+
+/// How long a shared discovery catalog waits before a miss may refresh it again.
+const CATALOG_REFRESH: Duration = Duration::from_secs(30);
+
+/// The shared state of one controller process.
+pub struct Context {
+    /// The controller's client.
+    pub client: Client,
+    /// The git cache, shared by every Application.
+    pub git: RepoCache,
+    /// Live objects, shared by every Application.
+    pub live: LiveCache,
+    /// The cluster's resources, shared by every Application.
+    pub catalog: SharedCatalog,
+    /// How many API requests one reconcile makes at once.
+    pub parallelism: usize,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// A context for `client`'s cluster, keeping git repositories under `git_dir`.
+    pub async fn new(
+        client: Client,
+        git_dir: impl Into<PathBuf>,
+    ) -> Result<Context, capstan_cluster::ClusterError> {
+        let catalog = SharedCatalog::discover(&client, CATALOG_REFRESH).await?;
+        Ok(Context {
+            git: RepoCache::new(git_dir, CacheLimits::default()),
+            live: LiveCache::new(client.clone(), false),
+            catalog,
+            client,
+            parallelism: 16,
+        })
+    }
+}

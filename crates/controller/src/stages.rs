@@ -1,0 +1,271 @@
+//! The stages of a reconcile, each one I/O step that either gives the next stage its input or a
+//! `Failure` with its bounded reason: read the source credentials, render the revision, prepare
+//! the objects, compare them with the live state from the shared caches, and run the sync's
+//! stages that need no waiting.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use capstan_api::application::Application;
+use capstan_api::{InventoryEntry, Operation, OperationState, Reason, SyncStatus};
+use capstan_cluster::compare::{Comparison, Context as CompareContext, compare_app};
+use capstan_cluster::prepare::located;
+use capstan_cluster::run::Run;
+use capstan_cluster::step::{Progress, Step, step};
+use capstan_cluster::{Prepared, SyncRequest, prepare};
+use capstan_core::app_status::{Failure, ObjectState};
+use capstan_core::diff::DiffState;
+use capstan_core::health::assess;
+use capstan_core::inventory::Inventory;
+use capstan_core::object::ObjectKey;
+use capstan_core::options::SyncOptions;
+use capstan_core::tracking::AppId;
+use capstan_git::Credentials;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::Api;
+use serde_json::Value;
+
+use crate::context::Context;
+use crate::source::{Rendered, render_revision};
+
+/// A failure of a stage.
+fn failure(reason: Reason, message: String, retryable: bool) -> Failure {
+    Failure {
+        reason,
+        message,
+        retryable,
+    }
+}
+
+/// The credentials the Application's `secretRef` names, from its own namespace (never another).
+pub async fn credentials(ctx: &Context, app: &Application) -> Result<Credentials, Failure> {
+    let Some(secret_ref) = &app.spec.source.secret_ref else {
+        return Ok(Credentials::none());
+    };
+    let namespace = app.metadata.namespace.as_deref().unwrap_or_default();
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let secret = secrets.get(&secret_ref.name).await.map_err(|err| {
+        let why = format!("cannot read Secret {namespace}/{}: {err}", secret_ref.name);
+        failure(Reason::InvalidCredentials, why, true)
+    })?;
+    let data: BTreeMap<String, Vec<u8>> = secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, ByteString(v))| (k, v))
+        .collect();
+    Credentials::from_secret_data(&data).map_err(|err| {
+        let why = format!("Secret {namespace}/{}: {err}", secret_ref.name);
+        failure(Reason::InvalidCredentials, why, false)
+    })
+}
+
+/// The Application's objects at its target revision.
+pub async fn render(
+    ctx: &Context,
+    app: &Application,
+    creds: &Credentials,
+) -> Result<Rendered, Failure> {
+    let source = &app.spec.source;
+    let path = source.path.as_deref().unwrap_or("");
+    let options = capstan_render::Options::default();
+    let revision = source.target_revision();
+    render_revision(&ctx.git, &source.repo_url, creds, revision, path, &options)
+        .await
+        .map_err(|err| failure(err.reason(), err.to_string(), err.is_retryable()))
+}
+
+/// The rendered objects prepared for the cluster: namespaces defaulted, tracking ids set.
+pub async fn prepared(
+    ctx: &Context,
+    app: &Application,
+    id: &AppId,
+    objects: Vec<Value>,
+) -> Result<Vec<Prepared>, Failure> {
+    let options = sync_options(app)?;
+    for object in &objects {
+        let api_version = object["apiVersion"].as_str().unwrap_or_default();
+        let kind = object["kind"].as_str().unwrap_or_default();
+        // A kind the catalog does not know refreshes it (at most once per interval).
+        let resolved = ctx.catalog.resolve(api_version, kind).await;
+        resolved.map_err(|err| failure(err.reason(), err.to_string(), err.is_retryable()))?;
+    }
+    let namespace = destination_namespace(app);
+    let catalog = ctx.catalog.read().await;
+    prepare(objects, &catalog, &namespace, id, options)
+        .map_err(|err| failure(err.reason(), err.to_string(), err.is_retryable()))
+}
+
+/// The comparison of the objects with the live state of the shared caches.
+pub async fn compare(
+    ctx: &Context,
+    id: &AppId,
+    prepared: &[Prepared],
+    previous: &Inventory,
+) -> Result<(HashMapLive, Comparison), Failure> {
+    let error = |err: capstan_cluster::ClusterError| {
+        failure(err.reason(), err.to_string(), err.is_retryable())
+    };
+    let live = ctx
+        .live
+        .view(id, &located(prepared), ctx.parallelism)
+        .await
+        .map_err(error)?;
+    let catalog = ctx.catalog.read().await;
+    let cx = CompareContext {
+        client: &ctx.client,
+        catalog: &catalog,
+        app: id,
+        rules: &[],
+        parallelism: ctx.parallelism,
+    };
+    let comparison = compare_app(&cx, prepared, &live, previous)
+        .await
+        .map_err(error)?;
+    Ok((live, comparison))
+}
+
+/// Live objects by identity.
+pub type HashMapLive = std::collections::HashMap<ObjectKey, Value>;
+
+/// Each object as status reports it: desired objects with their sync state and health, then
+/// the owned objects that left the desired set and require pruning.
+pub fn object_states(
+    prepared: &[Prepared],
+    live: &HashMapLive,
+    comparison: &Comparison,
+) -> Vec<ObjectState> {
+    let mut out: Vec<ObjectState> = prepared
+        .iter()
+        .zip(&comparison.compared)
+        .map(|(p, c)| {
+            let health = live.get(&p.key).map(assess);
+            ObjectState {
+                object: p.key.entry(version_of(&p.api_version)),
+                sync: match c.diff.state {
+                    DiffState::Unchanged => SyncStatus::Synced,
+                    _ => SyncStatus::OutOfSync,
+                },
+                health: Some(
+                    health
+                        .as_ref()
+                        .map_or(capstan_api::HealthStatus::Missing, |h| h.status),
+                ),
+                health_message: health.map(|h| h.message).unwrap_or_default(),
+                requires_pruning: false,
+            }
+        })
+        .collect();
+    out.extend(comparison.departed.owned.iter().map(|l| ObjectState {
+        object: l.key.entry(&l.resource.api.version),
+        sync: SyncStatus::OutOfSync,
+        health: None,
+        health_message: String::new(),
+        requires_pruning: true,
+    }));
+    out
+}
+
+/// What a sync of this reconcile did: the operation state, the inventory to keep, and how long
+/// until the sync must be looked at again (when a stage waits).
+pub struct Synced {
+    /// The operation state for status.
+    pub operation: OperationState,
+    /// The inventory after the stages that ran.
+    pub inventory: Vec<InventoryEntry>,
+    /// Set when a stage waits: look again after this long.
+    pub requeue: Option<Duration>,
+}
+
+/// Runs the sync's stages until one must wait, the sync is done, or it fails. Applying again
+/// what was already applied costs nothing (the fingerprints skip it), so a sync that waited is
+/// simply planned again from the next reconcile's comparison.
+#[allow(clippy::too_many_arguments)]
+pub async fn sync(
+    ctx: &Context,
+    app: &Application,
+    id: &AppId,
+    (prepared, live, comparison): (Vec<Prepared>, HashMapLive, Comparison),
+    previous: &Inventory,
+    operation: Operation,
+    revision: &str,
+    started_at: Time,
+) -> Result<Synced, Failure> {
+    let automated = app
+        .spec
+        .sync_policy
+        .as_ref()
+        .and_then(|p| p.automated.as_ref());
+    let request = SyncRequest {
+        options: sync_options(app)?,
+        prune: operation.prune,
+        allow_empty: automated.is_some_and(|a| a.allow_empty),
+        parallelism: ctx.parallelism,
+        ..SyncRequest::new(id, &destination_namespace(app))
+    };
+    let mut run = Run::from_comparison(prepared, live, comparison, previous, &request)
+        .map_err(|err| failure(err.reason(), err.to_string(), err.is_retryable()))?;
+    let mut progress = Progress::start(&run, SystemTime::now());
+    let mut catalog = capstan_cluster::Catalog::discover(&ctx.client)
+        .await
+        .map_err(|err| failure(err.reason(), err.to_string(), err.is_retryable()))?;
+    let requeue = loop {
+        match step(
+            &ctx.client,
+            &mut catalog,
+            &mut run,
+            &mut progress,
+            SystemTime::now(),
+        )
+        .await
+        {
+            Step::Done | Step::Failed { .. } => break None,
+            Step::Requeue { after } if after.is_zero() => {}
+            Step::Requeue { after } => break Some(after),
+        }
+    };
+    let now = now();
+    let inventory = run
+        .next_inventory(previous, &progress.outcome.objects)
+        .entries();
+    let operation = progress.operation_state(&run, operation, revision, started_at, now);
+    Ok(Synced {
+        operation,
+        inventory,
+        requeue,
+    })
+}
+
+/// The current time as the API's timestamp type.
+pub fn now() -> Time {
+    Time(k8s_openapi::jiff::Timestamp::now())
+}
+
+fn sync_options(app: &Application) -> Result<SyncOptions, Failure> {
+    let listed = app
+        .spec
+        .sync_policy
+        .as_ref()
+        .map(|p| p.sync_options.as_slice())
+        .unwrap_or(&[]);
+    SyncOptions::parse(
+        listed.iter().map(String::as_str),
+        "spec.syncPolicy.syncOptions",
+    )
+    .map_err(|err| failure(Reason::InvalidManifest, err.to_string(), false))
+}
+
+fn destination_namespace(app: &Application) -> String {
+    app.spec
+        .destination
+        .namespace
+        .clone()
+        .or_else(|| app.metadata.namespace.clone())
+        .unwrap_or_else(|| "default".to_owned())
+}
+
+fn version_of(api_version: &str) -> &str {
+    api_version.rsplit('/').next().unwrap_or_default()
+}

@@ -1,0 +1,135 @@
+//! The Application controller end to end against a real API server and a real git server with
+//! basic auth: an Application for an overlay in a private repository becomes Synced, Healthy and
+//! Ready at the pushed commit; a new commit is synced once the refresh annotation is set.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use capstan_api::application::{Application, ConditionStatus, ConditionType};
+use capstan_api::{HealthStatus, REFRESH_ANNOTATION, SyncStatus};
+use capstan_controller::context::Context;
+use capstan_controller::reconcile;
+use capstan_testenv::{Content, GitServers, TestContext, Tier, commit_files, run};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn settings(level: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  LEVEL: {level}\n"
+    )
+}
+
+const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {app: web}\n  ports:\n  - {port: 80}\n";
+
+/// Waits until `check` holds for the Application, failing with its last status.
+async fn until(
+    apps: &Api<Application>,
+    name: &str,
+    what: &str,
+    check: impl Fn(&Application) -> bool,
+) -> anyhow::Result<Application> {
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        let app = apps.get(name).await?;
+        if check(&app) {
+            return Ok(app);
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("timed out waiting for {what}; status: {:#?}", app.status);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn install_crd(ctx: &TestContext) -> anyhow::Result<()> {
+    let crds = capstan_testenv::crd_api(&ctx.client);
+    let setup = PatchParams::apply("test-setup").force();
+    crds.patch(
+        "applications.capstan.dev",
+        &setup,
+        &Patch::Apply(capstan_api::crd::application_crd()),
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_for_a_private_repository_becomes_synced_healthy_and_ready()
+-> anyhow::Result<()> {
+    run(Tier::ApiServer, "controller-synced", |ctx| async move {
+        let ns = ctx.namespace.clone();
+        install_crd(&ctx).await?;
+        let servers = GitServers::shared().await?;
+        let repo_name = format!("{ns}.git");
+        let repo = servers.create_repo(&repo_name)?;
+        let first = commit_files(
+            &repo,
+            "main",
+            &[
+                ("app/kustomization.yaml", Content::File("resources: [settings.yaml, service.yaml]\n")),
+                ("app/settings.yaml", Content::File(&settings("info"))),
+                ("app/service.yaml", Content::File(SERVICE)),
+            ],
+            "first",
+        )?;
+        let (user, password) = servers.http_credentials();
+        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+        let secret = serde_json::from_value(json!({
+            "metadata": {"name": "repo"}, "stringData": {"username": user, "password": password}}))?;
+        secrets.create(&PostParams::default(), &secret).await?;
+
+        let git_dir = servers.dir().join("controller-cache").join(&ns);
+        let context = Arc::new(Context::new(ctx.client.clone(), git_dir).await?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let controller = tokio::spawn(reconcile::run(context, async {
+            let _ = stopped.await;
+        }));
+
+        let apps: Api<Application> = Api::namespaced(ctx.client.clone(), &ns);
+        let app: Application = serde_json::from_value(json!({
+            "apiVersion": "capstan.dev/v1alpha1", "kind": "Application",
+            "metadata": {"name": "web", "namespace": ns},
+            "spec": {
+                "source": {"repoURL": servers.http_url(&repo_name), "targetRevision": "main",
+                    "path": "app", "secretRef": {"name": "repo"}},
+                "destination": {"namespace": ns},
+                "syncPolicy": {"automated": {"prune": true, "selfHeal": true}},
+            },
+        }))?;
+        apps.create(&PostParams::default(), &app).await?;
+
+        let ready = |app: &Application| {
+            app.status.as_ref().is_some_and(|s| {
+                s.condition(ConditionType::Ready).is_some_and(|c| c.status == ConditionStatus::True)
+            })
+        };
+        let synced = until(&apps, "web", "Ready=True", ready).await?;
+        let status = synced.status.context("status")?;
+        let sync = status.sync.clone().context("sync")?;
+        assert_eq!((sync.status, sync.revision.as_deref()), (SyncStatus::Synced, Some(first.as_str())));
+        assert_eq!(status.health.map(|h| h.status), Some(HealthStatus::Healthy));
+        let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
+        assert_eq!(maps.get("settings").await?.data.unwrap_or_default()["LEVEL"], "info");
+
+        // A new commit, noticed at once through the refresh annotation.
+        let second = commit_files(&repo, "main", &[("app/settings.yaml", Content::File(&settings("debug")))], "debug")?;
+        let refresh = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: "now"}}});
+        apps.patch("web", &PatchParams::default(), &Patch::Merge(&refresh)).await?;
+        until(&apps, "web", "the second commit synced", |app| {
+            app.status.as_ref().and_then(|s| s.sync.as_ref()).and_then(|s| s.revision.as_deref())
+                == Some(second.as_str())
+                && ready(app)
+        })
+        .await?;
+        assert_eq!(maps.get("settings").await?.data.unwrap_or_default()["LEVEL"], "debug");
+
+        let _ = stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(10), controller).await;
+        Ok(())
+    })
+    .await
+}
