@@ -241,3 +241,86 @@ fn humantime(duration: Duration) -> String {
         text
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use capstan_api::application::{ApplicationOperation, ApplicationSpec, InitiatedBy};
+    use capstan_api::{Application, OperationState};
+    use serde_json::json;
+
+    use super::finished;
+
+    fn state(phase: &str, started: &str) -> OperationState {
+        serde_json::from_value(json!({
+            "operation": { "revision": "main" }, "phase": phase, "startedAt": started,
+        }))
+        .expect("a state")
+    }
+
+    fn request(user: &str) -> ApplicationOperation {
+        ApplicationOperation {
+            initiated_by: InitiatedBy {
+                username: user.into(),
+                automated: false,
+            },
+            sync: Some(Default::default()),
+        }
+    }
+
+    fn app(operation: Option<ApplicationOperation>, state: Option<OperationState>) -> Application {
+        let spec: ApplicationSpec = serde_json::from_value(json!({
+            "source": { "repoURL": "https://git.example.com/r.git" }, "destination": {},
+        }))
+        .expect("a spec");
+        let mut app = Application::new("web", "capstan", spec);
+        app.operation = operation;
+        app.status = Some(Default::default());
+        if let Some(status) = app.status.as_mut() {
+            status.operation_state = state;
+        }
+        app
+    }
+
+    #[test]
+    fn the_wait_ends_only_on_a_finished_state_newer_than_the_one_before_the_request() {
+        let ours = request("jane");
+        let before = state("Succeeded", "2026-01-02T03:00:00Z");
+        let cases = [
+            (
+                "still pending",
+                app(Some(ours.clone()), Some(before.clone())),
+                false,
+            ),
+            (
+                "taken, running",
+                app(None, Some(state("Running", "2026-01-02T03:05:00Z"))),
+                false,
+            ),
+            (
+                "taken, the old state still there",
+                app(None, Some(before.clone())),
+                false,
+            ),
+            (
+                "taken, failed",
+                app(None, Some(state("Failed", "2026-01-02T03:05:00Z"))),
+                true,
+            ),
+            (
+                "taken, succeeded, another request pending",
+                app(
+                    Some(request("joe")),
+                    Some(state("Succeeded", "2026-01-02T03:05:00Z")),
+                ),
+                true,
+            ),
+        ];
+        for (name, app, done) in cases {
+            assert_eq!(
+                finished(&app, &ours, Some(&before)).is_some(),
+                done,
+                "{name}"
+            );
+        }
+    }
+}
