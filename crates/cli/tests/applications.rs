@@ -144,6 +144,14 @@ fn checked(args: &[&str], output: &Output, code: i32) -> anyhow::Result<(String,
     Ok((stdout, stderr))
 }
 
+/// Fails unless `capstan <args…>` (naming the Application `nope`) exits 1, saying it is not found.
+async fn expect_not_found(ctx: &TestContext, args: &[&str]) -> anyhow::Result<()> {
+    let (_, stderr) = expect(ctx, args, 1).await?;
+    let wanted = format!("application {}/nope not found", ctx.namespace);
+    ensure!(stderr.contains(&wanted), "{wanted:?} missing from {stderr}");
+    Ok(())
+}
+
 /// The whitespace-separated cells of each line.
 fn cells(text: &str) -> Vec<Vec<&str>> {
     text.lines()
@@ -250,11 +258,7 @@ async fn get_application_names_its_conditions_and_a_missing_one_exits_1() -> any
             .with_context(|| format!("no Ready condition in\n{detail}"))?;
         ensure!(ready[1..3] == ["False", "ApplyFailed"], "{detail}");
 
-        let (_, stderr) = expect(&ctx, &["get", "application", "nope", "-n", ns], 1).await?;
-        ensure!(
-            stderr.contains(&format!("application {ns}/nope not found")),
-            "{stderr}"
-        );
+        expect_not_found(&ctx, &["get", "application", "nope", "-n", ns]).await?;
         Ok(())
     })
     .await
@@ -280,11 +284,7 @@ async fn refresh_sets_the_annotation_to_the_current_time() -> anyhow::Result<()>
             .with_context(|| format!("{value:?} is a time"))?;
         ensure!(at >= before && at <= Timestamp::now(), "{value}");
 
-        let (_, stderr) = expect(&ctx, &["refresh", "nope", "-n", ns], 1).await?;
-        ensure!(
-            stderr.contains(&format!("application {ns}/nope not found")),
-            "{stderr}"
-        );
+        expect_not_found(&ctx, &["refresh", "nope", "-n", ns]).await?;
         Ok(())
     })
     .await
@@ -341,11 +341,7 @@ async fn sync_writes_the_documented_operation_and_refuses_a_second_while_one_is_
             still["operation"]
         );
 
-        let (_, stderr) = expect(&ctx, &["sync", "nope", "-n", ns], 1).await?;
-        ensure!(
-            stderr.contains(&format!("application {ns}/nope not found")),
-            "{stderr}"
-        );
+        expect_not_found(&ctx, &["sync", "nope", "-n", ns]).await?;
         Ok(())
     })
     .await
