@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::{apply, diff, render, target};
+use crate::{apply, crds, diff, get, refresh, render, sync, target};
 
 /// Capstan: a pull-based GitOps continuous-delivery controller for Kubernetes.
 ///
@@ -35,6 +35,18 @@ enum Command {
     /// Apply DIR with server-side apply (field manager `capstan`), wave by wave; with --prune,
     /// delete what left DIR since the last apply of the same application.
     Apply(apply::Args),
+    /// Show Applications: `get applications [-n NS | -A] [-o wide|yaml|json]`, or
+    /// `get application NAME [-n NS] [-o yaml|json]`.
+    #[command(subcommand)]
+    Get(get::Command),
+    /// Request a sync of an Application (writes its `operation`); with --wait, wait for the
+    /// result (exit 0: Succeeded, 1: Failed, Error or timeout).
+    Sync(sync::Args),
+    /// Ask the controller to look at an Application's source now (sets its
+    /// `capstan.dev/refresh` annotation to the current time).
+    Refresh(refresh::Args),
+    /// Print the CustomResourceDefinitions Capstan needs, as YAML (for `kubectl apply -f -`).
+    Crds,
 }
 
 /// Parses `args` and runs the chosen command, returning the process exit code.
@@ -54,6 +66,18 @@ where
         Ok(Cli {
             command: Some(Command::Apply(args)),
         }) => apply::run(&args),
+        Ok(Cli {
+            command: Some(Command::Get(command)),
+        }) => get::run(&command),
+        Ok(Cli {
+            command: Some(Command::Sync(args)),
+        }) => sync::run(&args),
+        Ok(Cli {
+            command: Some(Command::Refresh(args)),
+        }) => refresh::run(&args),
+        Ok(Cli {
+            command: Some(Command::Crds),
+        }) => crds::run(),
         Err(err) => {
             // clap prints help and version to stdout with exit code 0, usage errors to stderr with 2.
             let code = err.exit_code();

@@ -2,8 +2,13 @@
 
 mod apply;
 mod cli;
+mod connect;
+mod crds;
 mod diff;
+mod get;
+mod refresh;
 mod render;
+mod sync;
 mod target;
 
 fn main() -> std::process::ExitCode {
