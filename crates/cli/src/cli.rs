@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::{apply, crds, diff, get, refresh, render, sync, target};
+use crate::{apply, controller, crds, diff, get, refresh, render, sync, target};
 
 /// Capstan: a pull-based GitOps continuous-delivery controller for Kubernetes.
 ///
@@ -26,6 +26,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the Application controller: reconcile every Application of the cluster and serve
+    /// /metrics, /healthz and /readyz, until SIGTERM.
+    Controller(controller::Args),
     /// Render a kustomization (or a plain directory of YAML) and print the YAML stream, like
     /// `kubectl kustomize DIR`.
     Render(render::Args),
@@ -57,6 +60,9 @@ where
 {
     match Cli::try_parse_from(args) {
         Ok(Cli { command: None }) => ExitCode::SUCCESS,
+        Ok(Cli {
+            command: Some(Command::Controller(args)),
+        }) => controller::run(&args),
         Ok(Cli {
             command: Some(Command::Render(args)),
         }) => render::run(&args),

@@ -70,7 +70,7 @@ fn not_found(namespace: &str, name: &str) -> anyhow::Error {
 /// `~/.kube/config` with `--context`, else the inferred configuration (kubeconfig, then
 /// in-cluster).
 pub async fn connect(args: &ConnectArgs) -> anyhow::Result<Connection> {
-    let config = config(args).await?;
+    let config = load_config(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
     let namespace = args
         .namespace
         .clone()
@@ -79,12 +79,17 @@ pub async fn connect(args: &ConnectArgs) -> anyhow::Result<Connection> {
     Ok(Connection { client, namespace })
 }
 
-async fn config(args: &ConnectArgs) -> anyhow::Result<kube::Config> {
+/// The client configuration of `kubeconfig` (with `context`), as kubectl reads it; shared by
+/// every command that talks to a cluster.
+pub async fn load_config(
+    kubeconfig: Option<&std::path::Path>,
+    context: Option<&str>,
+) -> anyhow::Result<kube::Config> {
     let options = KubeConfigOptions {
-        context: args.context.clone(),
+        context: context.map(str::to_owned),
         ..KubeConfigOptions::default()
     };
-    match &args.kubeconfig {
+    match kubeconfig {
         Some(path) => {
             let file = Kubeconfig::read_from(path)
                 .with_context(|| format!("failed to read kubeconfig {}", path.display()))?;
@@ -92,7 +97,7 @@ async fn config(args: &ConnectArgs) -> anyhow::Result<kube::Config> {
                 .await
                 .with_context(|| format!("failed to load kubeconfig {}", path.display()))
         }
-        None if args.context.is_some() => kube::Config::from_kubeconfig(&options)
+        None if context.is_some() => kube::Config::from_kubeconfig(&options)
             .await
             .context("failed to load the kubeconfig"),
         None => kube::Config::infer()

@@ -3,6 +3,7 @@
 mod apply;
 mod cli;
 mod connect;
+mod controller;
 mod crds;
 mod diff;
 mod get;

@@ -9,7 +9,6 @@ use anyhow::{Context, anyhow};
 use capstan_cluster::{Catalog, Prepared, prepare};
 use capstan_core::options::SyncOptions;
 use capstan_core::tracking::AppId;
-use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::render;
 
@@ -59,7 +58,8 @@ pub struct Target {
 /// Renders `args.dir` (failing before any cluster call when rendering fails) and connects.
 pub async fn open(args: &ClusterArgs) -> anyhow::Result<Target> {
     let objects = render::objects(&args.dir).map_err(|e| anyhow!(e))?;
-    let config = config(args).await?;
+    let config =
+        crate::connect::load_config(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
     let namespace = args
         .namespace
         .clone()
@@ -95,28 +95,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("invalid duration unit in {text:?}: use s, m or h")),
     };
     Ok(Duration::from_secs(seconds))
-}
-
-async fn config(args: &ClusterArgs) -> anyhow::Result<kube::Config> {
-    let options = KubeConfigOptions {
-        context: args.context.clone(),
-        ..KubeConfigOptions::default()
-    };
-    match &args.kubeconfig {
-        Some(path) => {
-            let file = Kubeconfig::read_from(path)
-                .with_context(|| format!("failed to read kubeconfig {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(file, &options)
-                .await
-                .with_context(|| format!("failed to load kubeconfig {}", path.display()))
-        }
-        None if args.context.is_some() => kube::Config::from_kubeconfig(&options)
-            .await
-            .context("failed to load the kubeconfig"),
-        None => kube::Config::infer()
-            .await
-            .context("failed to find a cluster configuration"),
-    }
 }
 
 fn app_id(args: &ClusterArgs, namespace: &str) -> String {

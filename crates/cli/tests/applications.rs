@@ -27,11 +27,10 @@ const OTHER_COMMIT: &str = "89abcdef0123456789abcdef0123456789abcdef";
 /// Installs the generated CRD file (server-side apply: a rerun against the shared server is
 /// harmless) and waits, with a watch, until it is Established.
 async fn install_crd(client: &kube::Client) -> anyhow::Result<()> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../deploy/crds/applications.capstan.dev.yaml"
-    );
-    let text = std::fs::read_to_string(path).with_context(|| format!("read {path}"))?;
+    let path = std::path::Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default())
+        .join("../../deploy/crds/applications.capstan.dev.yaml");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
     let crd: Value = serde_saphyr::from_str(&text)?;
     let crds = Api::<CustomResourceDefinition>::all(client.clone());
     let params = PatchParams::apply("capstan-test").force();
@@ -118,19 +117,10 @@ async fn create_two_apps(ctx: &TestContext) -> anyhow::Result<()> {
     .await
 }
 
-fn capstan_command(ctx: &TestContext, args: &[&str]) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_capstan"));
-    command
-        .args(args)
-        .arg("--kubeconfig")
-        .arg(&ctx.capstan_kubeconfig);
-    command
-}
-
 /// Runs `capstan <args…> --kubeconfig <capstan's>` and fails unless it exits with `code`;
 /// returns stdout and stderr.
 async fn expect(ctx: &TestContext, args: &[&str], code: i32) -> anyhow::Result<(String, String)> {
-    let output = capstan_command(ctx, args).output().await?;
+    let output = common::capstan_cmd(ctx, args).output().await?;
     checked(args, &output, code)
 }
 
@@ -395,7 +385,7 @@ async fn sync_wait_exits_0_when_the_sync_succeeds_and_1_when_it_fails() -> anyho
         let ns = ctx.namespace.clone();
         let args = ["sync", "web", "-n", &ns, "--wait", "--timeout", "60s"];
 
-        let child = capstan_command(&ctx, &args)
+        let child = common::capstan_cmd(&ctx, &args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
@@ -409,7 +399,7 @@ async fn sync_wait_exits_0_when_the_sync_succeeds_and_1_when_it_fails() -> anyho
         );
 
         // The Succeeded state above is now the previous one: the second wait must not take it.
-        let child = capstan_command(&ctx, &args)
+        let child = common::capstan_cmd(&ctx, &args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
@@ -461,13 +451,12 @@ async fn crds_prints_the_generated_crd_file() -> anyhow::Result<()> {
         .output()
         .await?;
     let (stdout, _) = checked(&["crds"], &output, 0)?;
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../deploy/crds/applications.capstan.dev.yaml"
-    );
+    let path = std::path::Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default())
+        .join("../../deploy/crds/applications.capstan.dev.yaml");
     ensure!(
-        stdout == std::fs::read_to_string(path)?,
-        "capstan crds differs from {path}"
+        stdout == std::fs::read_to_string(&path)?,
+        "capstan crds differs from {}",
+        path.display()
     );
     Ok(())
 }

@@ -64,6 +64,16 @@ pub async fn capstan(
     Ok(output)
 }
 
+/// `capstan <args…> --kubeconfig <capstan's>`, to run or spawn.
+pub fn capstan_cmd(ctx: &TestContext, args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_capstan"));
+    command
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(&ctx.capstan_kubeconfig);
+    command
+}
+
 /// The exit code, stdout and stderr of a run, for assertions and failure messages.
 pub fn show(output: &Output) -> (i32, String, String) {
     (

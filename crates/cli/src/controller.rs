@@ -1,0 +1,68 @@
+//! `capstan controller`: runs the Application controller — every Application of the cluster
+//! reconciled (git → render → compare → sync → status) — and its HTTP endpoints (`/metrics`,
+//! `/healthz`, `/readyz`) until SIGTERM or Ctrl-C, then stops gracefully.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use capstan_controller::context::Context;
+use capstan_controller::reconcile;
+use capstan_server::{AppState, Metrics, Readiness, serve, shutdown_signal};
+
+/// Arguments of `capstan controller`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Path to the kubeconfig file (default: in-cluster configuration, then $KUBECONFIG and
+    /// ~/.kube/config).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    #[arg(long)]
+    context: Option<String>,
+    /// Where the HTTP endpoints listen.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    http_addr: SocketAddr,
+    /// Where the git cache keeps its repositories.
+    #[arg(long, default_value = "/var/cache/capstan/git")]
+    git_cache: PathBuf,
+}
+
+/// Runs the command.
+pub fn run(args: &Args) -> ExitCode {
+    let result = crate::target::runtime().and_then(|rt| rt.block_on(controller(args)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn controller(args: &Args) -> anyhow::Result<()> {
+    let config =
+        crate::connect::load_config(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+    let client = kube::Client::try_from(config).context("failed to create the API client")?;
+    let context = Context::new(client, &args.git_cache)
+        .await
+        .context("failed to discover the cluster's resources")?;
+    let readiness = Readiness::new();
+    let state = AppState::new(Arc::new(Metrics::new()), readiness.clone());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let when_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let http = tokio::spawn(serve(args.http_addr, state, when_stopped(stopped.clone())));
+    eprintln!("capstan controller: serving on {}", args.http_addr);
+    readiness.set_ready();
+    let reconciling = tokio::spawn(reconcile::run(Arc::new(context), when_stopped(stopped)));
+    shutdown_signal().await;
+    eprintln!("capstan controller: stopping");
+    let _ = stop.send(true);
+    let _ = reconciling.await;
+    http.await.context("the HTTP server panicked")??;
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! `capstan controller` as a user runs it, against the real API server and git server: an
+//! Application becomes Ready, `capstan get applications` shows it Synced and Healthy, the HTTP
+//! endpoints answer, and SIGTERM stops the process cleanly.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use capstan_testenv::{Content, GitServers, Tier, commit_files, run};
+use common::{capstan_cmd, eventually};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+/// A free loopback port.
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// The body of `GET http://127.0.0.1:<port><path>` and its status line.
+async fn http_get(port: u16, path: &str) -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    Ok(response)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_controller_syncs_an_application_serves_its_endpoints_and_stops_on_sigterm()
+-> anyhow::Result<()> {
+    run(Tier::ApiServer, "controller-binary", |ctx| async move {
+        let ns = ctx.namespace.clone();
+        let crds = capstan_testenv::crd_api(&ctx.client);
+        let setup = PatchParams::apply("test-setup").force();
+        let crd = capstan_api::crd::application_crd();
+        crds.patch("applications.capstan.dev", &setup, &Patch::Apply(crd))
+            .await?;
+
+        let servers = GitServers::shared().await?;
+        let repo_name = format!("{ns}.git");
+        let repo = servers.create_repo(&repo_name)?;
+        let cm =
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  LEVEL: info\n";
+        let sha = commit_files(
+            &repo,
+            "main",
+            &[("app/settings.yaml", Content::File(cm))],
+            "one",
+        )?;
+        let (user, password) = servers.http_credentials();
+        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+        let secret = serde_json::from_value(json!({"metadata": {"name": "repo"},
+            "stringData": {"username": user, "password": password}}))?;
+        secrets.create(&PostParams::default(), &secret).await?;
+
+        let port = free_port()?;
+        let git_cache = servers.dir().join("controller-binary").join(&ns);
+        let mut controller = tokio::process::Command::new(env!("CARGO_BIN_EXE_capstan"))
+            .arg("controller")
+            .arg("--kubeconfig")
+            .arg(&ctx.capstan_kubeconfig)
+            .args(["--http-addr", &format!("127.0.0.1:{port}")])
+            .arg("--git-cache")
+            .arg(&git_cache)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+
+        let apps = common::api(
+            &ctx,
+            &ns,
+            "capstan.dev",
+            "v1alpha1",
+            "Application",
+            "applications",
+        );
+        let app = json!({"apiVersion": "capstan.dev/v1alpha1", "kind": "Application",
+            "metadata": {"name": "web", "namespace": ns},
+            "spec": {"source": {"repoURL": servers.http_url(&repo_name), "targetRevision": "main",
+                    "path": "app", "secretRef": {"name": "repo"}},
+                "destination": {"namespace": ns},
+                "syncPolicy": {"automated": {"prune": true}}}});
+        apps.create(&PostParams::default(), &serde_json::from_value(app)?)
+            .await?;
+
+        let get = || async {
+            let output = capstan_cmd(&ctx, &["get", "applications", "-n", &ns])
+                .output()
+                .await?;
+            Ok::<_, anyhow::Error>(String::from_utf8_lossy(&output.stdout).into_owned())
+        };
+        let table = eventually(
+            "the Application to be Synced and Healthy",
+            Duration::from_secs(60),
+            || async {
+                let table = get().await?;
+                Ok(table
+                    .contains("Synced")
+                    .then_some(table)
+                    .filter(|t| t.contains("Healthy")))
+            },
+        )
+        .await?;
+        assert!(table.contains(&sha[..7]), "{table}");
+
+        for path in ["/healthz", "/readyz"] {
+            let response = http_get(port, path).await?;
+            let first = response.lines().next().unwrap_or_default();
+            assert!(first.contains(" 200 "), "{path}: {response}");
+        }
+        let metrics = http_get(port, "/metrics").await?;
+        assert!(metrics.contains("capstan_reconciles_total"), "{metrics}");
+
+        let pid = controller
+            .id()
+            .ok_or_else(|| anyhow::anyhow!("the controller has no pid"))?;
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()?;
+        let status = tokio::time::timeout(Duration::from_secs(15), controller.wait()).await??;
+        assert!(
+            status.success(),
+            "the controller did not stop cleanly: {status}"
+        );
+        Ok(())
+    })
+    .await
+}
