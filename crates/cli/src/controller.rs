@@ -25,6 +25,9 @@ pub struct Args {
     /// Where the HTTP endpoints listen.
     #[arg(long, default_value = "0.0.0.0:8080")]
     http_addr: SocketAddr,
+    /// Reconcile only the Applications of this namespace (default: every namespace).
+    #[arg(long)]
+    namespace: Option<String>,
     /// Where the git cache keeps its repositories.
     #[arg(long, default_value = "/var/cache/capstan/git")]
     git_cache: PathBuf,
@@ -58,7 +61,11 @@ async fn controller(args: &Args) -> anyhow::Result<()> {
     let http = tokio::spawn(serve(args.http_addr, state, when_stopped(stopped.clone())));
     eprintln!("capstan controller: serving on {}", args.http_addr);
     readiness.set_ready();
-    let reconciling = tokio::spawn(reconcile::run(Arc::new(context), when_stopped(stopped)));
+    let namespace = args.namespace.clone();
+    let reconciling = tokio::spawn(async move {
+        let scope = namespace.as_deref();
+        reconcile::run(Arc::new(context), scope, when_stopped(stopped)).await;
+    });
     shutdown_signal().await;
     eprintln!("capstan controller: stopping");
     let _ = stop.send(true);

@@ -66,6 +66,7 @@ async fn the_controller_syncs_an_application_serves_its_endpoints_and_stops_on_s
             .arg("--kubeconfig")
             .arg(&ctx.capstan_kubeconfig)
             .args(["--http-addr", &format!("127.0.0.1:{port}")])
+            .args(["--namespace", &ns])
             .arg("--git-cache")
             .arg(&git_cache)
             .stdout(Stdio::null())

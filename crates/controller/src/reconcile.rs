@@ -77,9 +77,14 @@ async fn pipeline(ctx: &Context, app: &Application, id: &AppId) -> (ReconcileOut
         return (outcome, refresh);
     }
     let previous = previous_inventory(app);
-    let result: Result<Option<Synced>, Failure> = async {
+    let requested = requested_sync(app);
+    let result: Result<Option<(Synced, InitiatedBy)>, Failure> = async {
+        if requested.is_some() {
+            stages::take_operation(ctx, app).await?;
+        }
         let creds = stages::credentials(ctx, app).await?;
-        let rendered = stages::render(ctx, app, &creds).await?;
+        let revision = requested.as_ref().map(|(op, _)| op.revision.clone());
+        let rendered = stages::render(ctx, app, &creds, revision.as_deref()).await?;
         let sha = rendered.commit.sha.clone();
         outcome.commit = Some(CommitSummary {
             sha: sha.clone(),
@@ -92,31 +97,22 @@ async fn pipeline(ctx: &Context, app: &Application, id: &AppId) -> (ReconcileOut
             .iter()
             .any(|o| o.sync != capstan_api::SyncStatus::Synced);
         outcome.objects = Some(objects);
-        match automated_sync(app, &sha, out_of_sync) {
-            Some(operation) => {
-                let started = stages::now();
-                let parts = (prepared, live, comparison);
-                let synced =
-                    stages::sync(ctx, app, id, parts, &previous, operation, &sha, started).await?;
-                Ok(Some(synced))
-            }
-            None => Ok(None),
-        }
+        let Some((operation, by)) = requested.or_else(|| wanted_sync(app, &sha, out_of_sync))
+        else {
+            return Ok(None);
+        };
+        let parts = (prepared, live, comparison);
+        let started = stages::now();
+        let synced = stages::sync(ctx, app, id, parts, &previous, operation, &sha, started).await?;
+        Ok(Some((synced, by)))
     }
     .await;
     match result {
-        Ok(Some(Synced {
-            operation,
-            inventory,
-            requeue,
-        })) => {
-            outcome.operation = Some(operation);
-            outcome.initiated_by = Some(InitiatedBy {
-                username: String::new(),
-                automated: true,
-            });
-            outcome.inventory = Some(inventory);
-            (outcome, requeue.unwrap_or(refresh))
+        Ok(Some((synced, by))) => {
+            outcome.operation = Some(synced.operation);
+            outcome.initiated_by = Some(by);
+            outcome.inventory = synced.inventory;
+            (outcome, synced.requeue.unwrap_or(refresh))
         }
         Ok(None) => (outcome, refresh),
         Err(failure) => {
@@ -131,24 +127,46 @@ async fn pipeline(ctx: &Context, app: &Application, id: &AppId) -> (ReconcileOut
     }
 }
 
-/// The sync an automated policy asks for now: when something is out of sync and either
-/// self-heal is on or this revision was not synced yet (one automated attempt per revision).
-fn automated_sync(app: &Application, revision: &str, out_of_sync: bool) -> Option<Operation> {
-    let automated = app.spec.sync_policy.as_ref()?.automated.as_ref()?;
+/// The sync a user asked for in `operation`, resolved against the spec.
+fn requested_sync(app: &Application) -> Option<(Operation, InitiatedBy)> {
+    let request = app.operation.as_ref()?;
+    let sync = request.sync.as_ref()?;
+    let policy = app.spec.sync_policy.as_ref();
+    let options = policy.map(|p| p.sync_options.as_slice()).unwrap_or(&[]);
+    let operation = sync.resolve(app.spec.source.target_revision(), false, options);
+    Some((operation, request.initiated_by.clone()))
+}
+
+/// The sync to run without a request: the one still running (a stage waited), else what the
+/// automated policy asks — something out of sync and either self-heal on or this revision not
+/// attempted yet (one automated attempt per revision).
+fn wanted_sync(
+    app: &Application,
+    revision: &str,
+    out_of_sync: bool,
+) -> Option<(Operation, InitiatedBy)> {
     let last = app.status.as_ref().and_then(|s| s.operation_state.as_ref());
+    if let Some(running) = last.filter(|op| op.phase == OperationPhase::Running) {
+        return Some((running.operation.clone(), InitiatedBy::default()));
+    }
+    let automated = app.spec.sync_policy.as_ref()?.automated.as_ref()?;
     let attempted = last.is_some_and(|op| {
-        op.phase != OperationPhase::Running
-            && op
-                .sync_result
-                .as_ref()
-                .is_some_and(|r| r.revision == revision)
+        op.sync_result
+            .as_ref()
+            .is_some_and(|r| r.revision == revision)
     });
-    let running = last.is_some_and(|op| op.phase == OperationPhase::Running);
-    (out_of_sync && (automated.self_heal || !attempted) || running).then(|| Operation {
-        revision: revision.to_owned(),
-        prune: automated.prune,
-        dry_run: false,
-        sync_options: Vec::new(),
+    let by = InitiatedBy {
+        username: String::new(),
+        automated: true,
+    };
+    (out_of_sync && (automated.self_heal || !attempted)).then(|| {
+        let operation = Operation {
+            revision: revision.to_owned(),
+            prune: automated.prune,
+            dry_run: false,
+            sync_options: Vec::new(),
+        };
+        (operation, by)
     })
 }
 
@@ -168,12 +186,17 @@ fn error_policy(_app: Arc<Application>, error: &ReconcileError, _ctx: Arc<Contex
     Action::requeue(ERROR_REQUEUE)
 }
 
-/// Runs the Application controller until `shutdown` resolves.
+/// Runs the Application controller until `shutdown` resolves, for the Applications of
+/// `namespace`, or of every namespace when it is `None`.
 pub async fn run(
     ctx: Arc<Context>,
+    namespace: Option<&str>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let applications: Api<Application> = Api::all(ctx.client.clone());
+    let applications: Api<Application> = match namespace {
+        Some(namespace) => Api::namespaced(ctx.client.clone(), namespace),
+        None => Api::all(ctx.client.clone()),
+    };
     Controller::new(applications, watcher::Config::default())
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)

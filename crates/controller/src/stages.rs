@@ -19,6 +19,7 @@ use capstan_core::health::assess;
 use capstan_core::inventory::Inventory;
 use capstan_core::object::ObjectKey;
 use capstan_core::options::SyncOptions;
+use capstan_core::progress::{Cursor, Stage};
 use capstan_core::tracking::AppId;
 use capstan_git::Credentials;
 use k8s_openapi::ByteString;
@@ -62,16 +63,42 @@ pub async fn credentials(ctx: &Context, app: &Application) -> Result<Credentials
     })
 }
 
-/// The Application's objects at its target revision.
+/// Takes the Application's `operation` (the sync request) off it, with a patch conditioned on
+/// the resourceVersion read, so a request written meanwhile is never lost: the caller runs the
+/// request it read and records it in `status.operationState`.
+pub async fn take_operation(ctx: &Context, app: &Application) -> Result<(), Failure> {
+    let namespace = app.metadata.namespace.as_deref().unwrap_or_default();
+    let name = app.metadata.name.as_deref().unwrap_or_default();
+    let body = serde_json::json!({
+        "metadata": {"resourceVersion": app.metadata.resource_version},
+        "operation": null,
+    });
+    Api::<Application>::namespaced(ctx.client.clone(), namespace)
+        .patch(
+            name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&body),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|err| {
+            let why =
+                format!("cannot take the sync request of application {namespace}/{name}: {err}");
+            failure(Reason::Conflict, why, true)
+        })
+}
+
+/// The Application's objects at `revision` (default: its target revision).
 pub async fn render(
     ctx: &Context,
     app: &Application,
     creds: &Credentials,
+    revision: Option<&str>,
 ) -> Result<Rendered, Failure> {
     let source = &app.spec.source;
     let path = source.path.as_deref().unwrap_or("");
     let options = capstan_render::Options::default();
-    let revision = source.target_revision();
+    let revision = revision.unwrap_or_else(|| source.target_revision());
     render_revision(&ctx.git, &source.repo_url, creds, revision, path, &options)
         .await
         .map_err(|err| failure(err.reason(), err.to_string(), err.is_retryable()))
@@ -173,8 +200,8 @@ pub fn object_states(
 pub struct Synced {
     /// The operation state for status.
     pub operation: OperationState,
-    /// The inventory after the stages that ran.
-    pub inventory: Vec<InventoryEntry>,
+    /// The inventory after the stages that ran (`None` after a dry run: unchanged).
+    pub inventory: Option<Vec<InventoryEntry>>,
     /// Set when a stage waits: look again after this long.
     pub requeue: Option<Duration>,
 }
@@ -208,6 +235,20 @@ pub async fn sync(
     let mut run = Run::from_comparison(prepared, live, comparison, previous, &request)
         .map_err(|err| failure(err.reason(), err.to_string(), err.is_retryable()))?;
     let mut progress = Progress::start(&run, SystemTime::now());
+    if operation.dry_run {
+        // What a sync would do, from the comparison; nothing changes, the inventory stays.
+        progress.outcome.objects.extend(run.dry_run());
+        progress.cursor = Cursor {
+            wave: run.plan.waves.len(),
+            stage: Stage::Done,
+        };
+        let state = progress.operation_state(&run, operation, revision, started_at, now());
+        return Ok(Synced {
+            operation: state,
+            inventory: None,
+            requeue: None,
+        });
+    }
     let mut catalog = capstan_cluster::Catalog::discover(&ctx.client)
         .await
         .map_err(|err| failure(err.reason(), err.to_string(), err.is_retryable()))?;
@@ -233,7 +274,7 @@ pub async fn sync(
     let operation = progress.operation_state(&run, operation, revision, started_at, now);
     Ok(Synced {
         operation,
-        inventory,
+        inventory: Some(inventory),
         requeue,
     })
 }

@@ -62,39 +62,23 @@ async fn an_application_for_a_private_repository_becomes_synced_healthy_and_read
 -> anyhow::Result<()> {
     run(Tier::ApiServer, "controller-synced", |ctx| async move {
         let ns = ctx.namespace.clone();
-        install_crd(&ctx).await?;
-        let servers = GitServers::shared().await?;
-        let repo_name = format!("{ns}.git");
-        let repo = servers.create_repo(&repo_name)?;
-        let first = commit_files(
-            &repo,
-            "main",
-            &[
-                ("app/kustomization.yaml", Content::File("resources: [settings.yaml, service.yaml]\n")),
-                ("app/settings.yaml", Content::File(&settings("info"))),
-                ("app/service.yaml", Content::File(SERVICE)),
-            ],
-            "first",
-        )?;
-        let (user, password) = servers.http_credentials();
-        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-        let secret = serde_json::from_value(json!({
-            "metadata": {"name": "repo"}, "stringData": {"username": user, "password": password}}))?;
-        secrets.create(&PostParams::default(), &secret).await?;
-
-        let git_dir = servers.dir().join("controller-cache").join(&ns);
-        let context = Arc::new(Context::new(ctx.client.clone(), git_dir).await?);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let controller = tokio::spawn(reconcile::run(context, async {
-            let _ = stopped.await;
-        }));
+        let files = [
+            (
+                "kustomization.yaml",
+                "resources: [settings.yaml, service.yaml]\n".to_owned(),
+            ),
+            ("settings.yaml", settings("info")),
+            ("service.yaml", SERVICE.to_owned()),
+        ];
+        let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+        let (repo, url, first, stop) = repository_and_controller(&ctx, &files).await?;
 
         let apps: Api<Application> = Api::namespaced(ctx.client.clone(), &ns);
         let app: Application = serde_json::from_value(json!({
             "apiVersion": "capstan.dev/v1alpha1", "kind": "Application",
             "metadata": {"name": "web", "namespace": ns},
             "spec": {
-                "source": {"repoURL": servers.http_url(&repo_name), "targetRevision": "main",
+                "source": {"repoURL": url, "targetRevision": "main",
                     "path": "app", "secretRef": {"name": "repo"}},
                 "destination": {"namespace": ns},
                 "syncPolicy": {"automated": {"prune": true, "selfHeal": true}},
@@ -104,31 +88,197 @@ async fn an_application_for_a_private_repository_becomes_synced_healthy_and_read
 
         let ready = |app: &Application| {
             app.status.as_ref().is_some_and(|s| {
-                s.condition(ConditionType::Ready).is_some_and(|c| c.status == ConditionStatus::True)
+                s.condition(ConditionType::Ready)
+                    .is_some_and(|c| c.status == ConditionStatus::True)
             })
         };
         let synced = until(&apps, "web", "Ready=True", ready).await?;
         let status = synced.status.context("status")?;
         let sync = status.sync.clone().context("sync")?;
-        assert_eq!((sync.status, sync.revision.as_deref()), (SyncStatus::Synced, Some(first.as_str())));
+        assert_eq!(
+            (sync.status, sync.revision.as_deref()),
+            (SyncStatus::Synced, Some(first.as_str()))
+        );
         assert_eq!(status.health.map(|h| h.status), Some(HealthStatus::Healthy));
         let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
-        assert_eq!(maps.get("settings").await?.data.unwrap_or_default()["LEVEL"], "info");
+        assert_eq!(
+            maps.get("settings").await?.data.unwrap_or_default()["LEVEL"],
+            "info"
+        );
 
         // A new commit, noticed at once through the refresh annotation.
-        let second = commit_files(&repo, "main", &[("app/settings.yaml", Content::File(&settings("debug")))], "debug")?;
+        let second = commit_files(
+            &repo,
+            "main",
+            &[("app/settings.yaml", Content::File(&settings("debug")))],
+            "debug",
+        )?;
         let refresh = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: "now"}}});
-        apps.patch("web", &PatchParams::default(), &Patch::Merge(&refresh)).await?;
+        apps.patch("web", &PatchParams::default(), &Patch::Merge(&refresh))
+            .await?;
         until(&apps, "web", "the second commit synced", |app| {
-            app.status.as_ref().and_then(|s| s.sync.as_ref()).and_then(|s| s.revision.as_deref())
+            app.status
+                .as_ref()
+                .and_then(|s| s.sync.as_ref())
+                .and_then(|s| s.revision.as_deref())
                 == Some(second.as_str())
                 && ready(app)
         })
         .await?;
-        assert_eq!(maps.get("settings").await?.data.unwrap_or_default()["LEVEL"], "debug");
+        assert_eq!(
+            maps.get("settings").await?.data.unwrap_or_default()["LEVEL"],
+            "debug"
+        );
 
         let _ = stop.send(());
-        let _ = tokio::time::timeout(Duration::from_secs(10), controller).await;
+        Ok(())
+    })
+    .await
+}
+
+/// A repository with `files` under `app/`, a Secret `repo` with its credentials in the test's
+/// namespace, and a controller for that namespace. Returns the repository, its URL, the first
+/// commit, and what stops the controller.
+async fn repository_and_controller(
+    ctx: &TestContext,
+    files: &[(&str, &str)],
+) -> anyhow::Result<(
+    std::path::PathBuf,
+    String,
+    String,
+    tokio::sync::oneshot::Sender<()>,
+)> {
+    let ns = ctx.namespace.clone();
+    install_crd(ctx).await?;
+    let servers = GitServers::shared().await?;
+    let repo_name = format!("{ns}.git");
+    let repo = servers.create_repo(&repo_name)?;
+    let contents: Vec<(String, Content<'_>)> = files
+        .iter()
+        .map(|(path, text)| (format!("app/{path}"), Content::File(text)))
+        .collect();
+    let contents: Vec<(&str, Content<'_>)> =
+        contents.iter().map(|(p, c)| (p.as_str(), *c)).collect();
+    let first = commit_files(&repo, "main", &contents, "first")?;
+    let (user, password) = servers.http_credentials();
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let secret = serde_json::from_value(json!({
+        "metadata": {"name": "repo"}, "stringData": {"username": user, "password": password}}))?;
+    secrets.create(&PostParams::default(), &secret).await?;
+    let git_dir = servers.dir().join("controller-cache").join(&ns);
+    let context = Arc::new(Context::new(ctx.client.clone(), git_dir).await?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        reconcile::run(context, Some(&ns), async {
+            let _ = stopped.await;
+        })
+        .await;
+    });
+    Ok((repo, servers.http_url(&repo_name), first, stop))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requested_sync_runs_once_is_recorded_and_a_broken_commit_changes_nothing()
+-> anyhow::Result<()> {
+    run(Tier::ApiServer, "controller-operation", |ctx| async move {
+        let ns = ctx.namespace.clone();
+        let (repo, url, first, stop) =
+            repository_and_controller(&ctx, &[("settings.yaml", &settings("info"))]).await?;
+        let apps: Api<Application> = Api::namespaced(ctx.client.clone(), &ns);
+        // No sync policy: the controller compares and reports, and applies nothing by itself.
+        let app: Application = serde_json::from_value(json!({
+            "apiVersion": "capstan.dev/v1alpha1", "kind": "Application",
+            "metadata": {"name": "manual", "namespace": ns},
+            "spec": {"source": {"repoURL": url, "targetRevision": "main", "path": "app",
+                    "secretRef": {"name": "repo"}},
+                "destination": {"namespace": ns}},
+        }))?;
+        apps.create(&PostParams::default(), &app).await?;
+        until(&apps, "manual", "OutOfSync at the first commit", |app| {
+            app.status
+                .as_ref()
+                .and_then(|s| s.sync.as_ref())
+                .is_some_and(|s| {
+                    s.status == SyncStatus::OutOfSync
+                        && s.revision.as_deref() == Some(first.as_str())
+                })
+        })
+        .await?;
+        let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
+        assert!(
+            maps.get_opt("settings").await?.is_none(),
+            "applied without a policy or request"
+        );
+
+        let request =
+            json!({"operation": {"initiatedBy": {"username": "jane"}, "sync": {"prune": true}}});
+        apps.patch("manual", &PatchParams::default(), &Patch::Merge(&request))
+            .await?;
+        let done = until(
+            &apps,
+            "manual",
+            "the requested sync to succeed and be cleared",
+            |app| {
+                app.operation.is_none()
+                    && app
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.operation_state.as_ref())
+                        .is_some_and(|op| op.phase == capstan_api::OperationPhase::Succeeded)
+            },
+        )
+        .await?;
+        let history = done.status.map(|s| s.history).unwrap_or_default();
+        assert_eq!(history.len(), 1, "{history:?}");
+        assert_eq!(
+            history[0]
+                .initiated_by
+                .as_ref()
+                .map(|b| b.username.as_str()),
+            Some("jane")
+        );
+        let before = maps.get("settings").await?;
+
+        // A commit that does not render: Ready=False naming the file; nothing in the cluster moves.
+        commit_files(
+            &repo,
+            "main",
+            &[("app/settings.yaml", Content::File("data: [unclosed\n"))],
+            "broken",
+        )?;
+        let refresh = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: "broken"}}});
+        apps.patch("manual", &PatchParams::default(), &Patch::Merge(&refresh))
+            .await?;
+        let failed = until(
+            &apps,
+            "manual",
+            "Ready=False for the broken commit",
+            |app| {
+                app.status
+                    .as_ref()
+                    .and_then(|s| s.condition(ConditionType::Ready))
+                    .is_some_and(|c| {
+                        c.status == ConditionStatus::False && c.message.contains("settings.yaml")
+                    })
+            },
+        )
+        .await?;
+        let ready = failed
+            .status
+            .as_ref()
+            .and_then(|s| s.condition(ConditionType::Ready))
+            .cloned();
+        assert_eq!(
+            ready.map(|c| c.reason),
+            Some(capstan_api::Reason::RenderFailed)
+        );
+        let after = maps.get("settings").await?;
+        assert_eq!(
+            (after.metadata.uid, after.metadata.resource_version),
+            (before.metadata.uid, before.metadata.resource_version),
+            "a broken commit changed the cluster"
+        );
+        let _ = stop.send(());
         Ok(())
     })
     .await
