@@ -45,7 +45,12 @@ pub struct LiveCache {
     client: Client,
     keep_managed_fields: bool,
     watched: tokio::sync::Mutex<HashMap<String, Arc<Watched>>>,
+    changes: tokio::sync::broadcast::Sender<String>,
 }
+
+/// How many change notices a slow subscriber may fall behind before it misses some (it then
+/// only misses duplicates: the next change of an application notifies it again).
+const CHANGE_BUFFER: usize = 1024;
 
 impl std::fmt::Debug for LiveCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,7 +66,15 @@ impl LiveCache {
             client,
             keep_managed_fields,
             watched: tokio::sync::Mutex::new(HashMap::new()),
+            changes: tokio::sync::broadcast::channel(CHANGE_BUFFER).0,
         }
+    }
+
+    /// The application ids (`namespace/name`, from the tracking id) whose watched objects
+    /// changed or were deleted, as they happen — what makes a controller heal drift within
+    /// seconds. Only resource types already watched (see `view`) report.
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.changes.subscribe()
     }
 
     /// The live objects among `wanted` for `app`: from the cache when it holds them for `app`,
@@ -140,11 +153,21 @@ impl LiveCache {
                 }
             })
             .reflect(writer);
+        let changes = self.changes.clone();
         let task = tokio::spawn(async move {
             stream
                 .for_each(|event| {
-                    if let Err(err) = event {
-                        tracing::warn!(resource = %plural, error = %err, "watch failed; retrying");
+                    match event {
+                        Ok(watcher::Event::Apply(obj) | watcher::Event::Delete(obj)) => {
+                            if let Some(app) = owner(&obj) {
+                                // Nobody listening is fine: a controller may not have started.
+                                let _ = changes.send(app);
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(err) => {
+                            tracing::warn!(resource = %plural, error = %err, "watch failed; retrying");
+                        }
                     }
                     futures::future::ready(())
                 })
@@ -152,6 +175,16 @@ impl LiveCache {
         });
         Watched { store, task }
     }
+}
+
+/// The application an object's tracking id names (`namespace/name`).
+fn owner(obj: &DynamicObject) -> Option<String> {
+    let id = obj
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(capstan_api::TRACKING_ID_ANNOTATION)?;
+    id.split_once(':').map(|(app, _)| app.to_owned())
 }
 
 impl Drop for LiveCache {

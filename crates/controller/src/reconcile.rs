@@ -14,6 +14,7 @@ use capstan_core::tracking::AppId;
 use futures::StreamExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use serde_json::json;
 
@@ -180,6 +181,27 @@ fn previous_inventory(app: &Application) -> Inventory {
     Inventory::from_entries(entries).unwrap_or_default()
 }
 
+/// The Applications whose managed objects changed or were deleted (from the shared caches), so
+/// drift is seen — and, with self-heal, reverted — within seconds instead of at the next refresh.
+fn changed_applications(
+    ctx: &Context,
+) -> impl futures::Stream<Item = ObjectRef<Application>> + Send + 'static {
+    futures::stream::unfold(ctx.live.changes(), |mut changes| async move {
+        loop {
+            match changes.recv().await {
+                Ok(app) => {
+                    if let Some((namespace, name)) = app.split_once('/') {
+                        let reference = ObjectRef::new(name).within(namespace);
+                        return Some((reference, changes));
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
 /// What to do after a reconcile failed to report.
 fn error_policy(_app: Arc<Application>, error: &ReconcileError, _ctx: Arc<Context>) -> Action {
     tracing::warn!(%error, "reconcile failed");
@@ -198,6 +220,7 @@ pub async fn run(
         None => Api::all(ctx.client.clone()),
     };
     Controller::new(applications, watcher::Config::default())
+        .reconcile_on(changed_applications(&ctx))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| {

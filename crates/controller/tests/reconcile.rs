@@ -283,3 +283,94 @@ async fn a_requested_sync_runs_once_is_recorded_and_a_broken_commit_changes_noth
     })
     .await
 }
+
+/// An automated Application at its first commit, Ready, with `selfHeal` as given.
+async fn synced_app(
+    ctx: &TestContext,
+    self_heal: bool,
+) -> anyhow::Result<(Api<Application>, tokio::sync::oneshot::Sender<()>)> {
+    let ns = ctx.namespace.clone();
+    let (_, url, _, stop) =
+        repository_and_controller(ctx, &[("settings.yaml", &settings("info"))]).await?;
+    let apps: Api<Application> = Api::namespaced(ctx.client.clone(), &ns);
+    let app: Application = serde_json::from_value(json!({
+        "apiVersion": "capstan.dev/v1alpha1", "kind": "Application",
+        "metadata": {"name": "web", "namespace": ns},
+        "spec": {"source": {"repoURL": url, "targetRevision": "main", "path": "app",
+                "secretRef": {"name": "repo"}},
+            "destination": {"namespace": ns},
+            "syncPolicy": {"automated": {"prune": true, "selfHeal": self_heal}}},
+    }))?;
+    apps.create(&PostParams::default(), &app).await?;
+    until(&apps, "web", "Ready=True", |app| {
+        app.status
+            .as_ref()
+            .and_then(|s| s.condition(ConditionType::Ready))
+            .is_some_and(|c| c.status == ConditionStatus::True)
+    })
+    .await?;
+    Ok((apps, stop))
+}
+
+/// How soon a change to a managed object must show.
+const DRIFT: Duration = Duration::from_secs(5);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_managed_object_deleted_by_hand_is_recreated_within_seconds_with_self_heal()
+-> anyhow::Result<()> {
+    run(Tier::ApiServer, "controller-self-heal", |ctx| async move {
+        let (_apps, stop) = synced_app(&ctx, true).await?;
+        let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+        let before = maps.get("settings").await?.metadata.uid;
+        maps.delete("settings", &Default::default()).await?;
+        let deadline = tokio::time::Instant::now() + DRIFT;
+        loop {
+            if let Some(again) = maps.get_opt("settings").await? {
+                assert_ne!(again.metadata.uid, before, "the same object?");
+                break;
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "not recreated within {DRIFT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = stop.send(());
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_self_heal_a_deleted_object_is_reported_out_of_sync_and_not_recreated()
+-> anyhow::Result<()> {
+    run(
+        Tier::ApiServer,
+        "controller-no-self-heal",
+        |ctx| async move {
+            let (apps, stop) = synced_app(&ctx, false).await?;
+            let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+            maps.delete("settings", &Default::default()).await?;
+            let started = tokio::time::Instant::now();
+            until(&apps, "web", "OutOfSync", |app| {
+                app.status
+                    .as_ref()
+                    .and_then(|s| s.sync.as_ref())
+                    .is_some_and(|s| s.status == SyncStatus::OutOfSync)
+            })
+            .await?;
+            assert!(
+                started.elapsed() < DRIFT,
+                "OutOfSync only after {:?}",
+                started.elapsed()
+            );
+            assert!(
+                maps.get_opt("settings").await?.is_none(),
+                "recreated without self-heal"
+            );
+            let _ = stop.send(());
+            Ok(())
+        },
+    )
+    .await
+}
