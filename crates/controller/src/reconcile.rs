@@ -14,7 +14,7 @@ use capstan_core::tracking::AppId;
 use futures::StreamExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use serde_json::json;
 
@@ -76,6 +76,18 @@ async fn pipeline(ctx: &Context, app: &Application, id: &AppId) -> (ReconcileOut
     };
     if app.spec.suspend {
         return (outcome, refresh);
+    }
+    // Dependencies are awaited without polling: their status changes trigger this reconcile.
+    match stages::waiting_for(ctx, app).await {
+        Ok(waiting) if !waiting.is_empty() => {
+            outcome.waiting_for = waiting;
+            return (outcome, refresh);
+        }
+        Ok(_) => {}
+        Err(failure) => {
+            outcome.failure = Some(failure);
+            return (outcome, ERROR_REQUEUE);
+        }
     }
     let previous = previous_inventory(app);
     let requested = requested_sync(app);
@@ -202,6 +214,26 @@ fn changed_applications(
     })
 }
 
+/// The Applications whose `dependsOn` names `changed`: a dependency's status change wakes them.
+fn dependents(known: &Store<Application>, changed: &Application) -> Vec<ObjectRef<Application>> {
+    let (Some(namespace), Some(name)) = (&changed.metadata.namespace, &changed.metadata.name)
+    else {
+        return Vec::new();
+    };
+    known
+        .state()
+        .iter()
+        .filter(|app| {
+            let own = app.metadata.namespace.as_deref().unwrap_or_default();
+            app.spec
+                .depends_on
+                .iter()
+                .any(|d| &d.name == name && d.namespace.as_deref().unwrap_or(own) == namespace)
+        })
+        .map(|app| ObjectRef::from_obj(app.as_ref()))
+        .collect()
+}
+
 /// What to do after a reconcile failed to report.
 fn error_policy(_app: Arc<Application>, error: &ReconcileError, _ctx: Arc<Context>) -> Action {
     tracing::warn!(%error, "reconcile failed");
@@ -219,7 +251,12 @@ pub async fn run(
         Some(namespace) => Api::namespaced(ctx.client.clone(), namespace),
         None => Api::all(ctx.client.clone()),
     };
-    Controller::new(applications, watcher::Config::default())
+    let controller = Controller::new(applications.clone(), watcher::Config::default());
+    let known = controller.store();
+    controller
+        .watches(applications, watcher::Config::default(), move |changed| {
+            dependents(&known, &changed)
+        })
         .reconcile_on(changed_applications(&ctx))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use capstan_api::application::Application;
+use capstan_api::application::{Application, ApplicationReference, ConditionStatus, ConditionType};
 use capstan_api::{InventoryEntry, Operation, OperationState, Reason, SyncStatus};
 use capstan_cluster::compare::{Comparison, Context as CompareContext, compare_app};
 use capstan_cluster::prepare::located;
@@ -86,6 +86,36 @@ pub async fn take_operation(ctx: &Context, app: &Application) -> Result<(), Fail
                 format!("cannot take the sync request of application {namespace}/{name}: {err}");
             failure(Reason::Conflict, why, true)
         })
+}
+
+/// The Applications this one depends on (`spec.dependsOn`) that are not Ready yet — missing
+/// ones included.
+pub async fn waiting_for(
+    ctx: &Context,
+    app: &Application,
+) -> Result<Vec<ApplicationReference>, Failure> {
+    let own_namespace = app.metadata.namespace.as_deref().unwrap_or_default();
+    let mut waiting = Vec::new();
+    for dependency in &app.spec.depends_on {
+        let namespace = dependency.namespace.as_deref().unwrap_or(own_namespace);
+        let apps: Api<Application> = Api::namespaced(ctx.client.clone(), namespace);
+        let found = apps.get_opt(&dependency.name).await.map_err(|err| {
+            let why = format!(
+                "cannot read application {namespace}/{}: {err}",
+                dependency.name
+            );
+            failure(Reason::ReadFailed, why, true)
+        })?;
+        let ready = found
+            .as_ref()
+            .and_then(|a| a.status.as_ref())
+            .and_then(|s| s.condition(ConditionType::Ready))
+            .is_some_and(|c| c.status == ConditionStatus::True);
+        if !ready {
+            waiting.push(dependency.clone());
+        }
+    }
+    Ok(waiting)
 }
 
 /// The Application's objects at `revision` (default: its target revision).

@@ -374,3 +374,77 @@ async fn without_self_heal_a_deleted_object_is_reported_out_of_sync_and_not_recr
     )
     .await
 }
+
+/// `dependsOn`: B waits, saying on what, until A is Ready; A's status change (not a poll) wakes
+/// B, which then syncs within 2 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dependent_application_waits_for_its_dependency_then_syncs_within_seconds()
+-> anyhow::Result<()> {
+    run(Tier::ApiServer, "controller-depends-on", |ctx| async move {
+        let ns = ctx.namespace.clone();
+        let (_, url, _, stop) =
+            repository_and_controller(&ctx, &[("settings.yaml", &settings("info"))]).await?;
+        let apps: Api<Application> = Api::namespaced(ctx.client.clone(), &ns);
+        let app = |name: &str,
+                   destination: &str,
+                   depends_on: serde_json::Value|
+         -> anyhow::Result<Application> {
+            Ok(serde_json::from_value(json!({
+                "apiVersion": "capstan.dev/v1alpha1", "kind": "Application",
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {"source": {"repoURL": url, "targetRevision": "main", "path": "app",
+                        "secretRef": {"name": "repo"}},
+                    "destination": {"namespace": destination},
+                    "dependsOn": depends_on,
+                    "syncPolicy": {"automated": {"prune": true},
+                        "syncOptions": ["CreateNamespace=true"]}},
+            }))?)
+        };
+        let later = format!("{ns}-b");
+        apps.create(
+            &PostParams::default(),
+            &app("b", &later, json!([{"name": "a"}]))?,
+        )
+        .await?;
+        let ready_reason = |app: &Application| {
+            app.status
+                .as_ref()
+                .and_then(|s| s.condition(ConditionType::Ready))
+                .map(|c| (c.status, c.reason))
+        };
+        let waiting = until(&apps, "b", "b waiting for a", |app| {
+            ready_reason(app)
+                == Some((
+                    ConditionStatus::False,
+                    capstan_api::Reason::DependencyNotReady,
+                ))
+        })
+        .await?;
+        let names: Vec<String> = waiting
+            .status
+            .map(|s| s.waiting_for)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(names, ["a"]);
+
+        apps.create(&PostParams::default(), &app("a", &ns, json!([]))?)
+            .await?;
+        let is_ready =
+            |app: &Application| ready_reason(app).is_some_and(|(s, _)| s == ConditionStatus::True);
+        until(&apps, "a", "a Ready", is_ready).await?;
+        let a_ready = tokio::time::Instant::now();
+        until(&apps, "b", "b Ready", is_ready).await?;
+        assert!(
+            a_ready.elapsed() < Duration::from_secs(2),
+            "b synced {:?} after a was Ready",
+            a_ready.elapsed()
+        );
+        let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &later);
+        assert!(maps.get_opt("settings").await?.is_some());
+        let _ = stop.send(());
+        Ok(())
+    })
+    .await
+}
