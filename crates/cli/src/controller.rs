@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use capstan_controller::context::Context;
 use capstan_controller::reconcile;
-use capstan_server::{AppState, Metrics, Readiness, serve, shutdown_signal};
+use capstan_server::{AppState, Readiness, serve, shutdown_signal};
 
 /// Arguments of `capstan controller`.
 #[derive(Debug, clap::Args)]
@@ -53,7 +53,7 @@ async fn controller(args: &Args) -> anyhow::Result<()> {
         .await
         .context("failed to discover the cluster's resources")?;
     let readiness = Readiness::new();
-    let state = AppState::new(Arc::new(Metrics::new()), readiness.clone());
+    let state = AppState::new(Arc::clone(&context.metrics), readiness.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let when_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;

@@ -117,7 +117,22 @@ async fn the_controller_syncs_an_application_serves_its_endpoints_and_stops_on_s
             assert!(first.contains(" 200 "), "{path}: {response}");
         }
         let metrics = http_get(port, "/metrics").await?;
-        assert!(metrics.contains("capstan_reconciles_total"), "{metrics}");
+        let counted = |prefix: &str| {
+            metrics.lines().filter(|l| l.starts_with(prefix)).any(|l| {
+                l.rsplit(' ')
+                    .next()
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .is_some_and(|v| v >= 1.0)
+            })
+        };
+        assert!(
+            counted("capstan_reconciles_total{result=\"success\""),
+            "{metrics}"
+        );
+        assert!(
+            counted("capstan_apply_results_total{action=\"created\"}"),
+            "{metrics}"
+        );
 
         let pid = controller
             .id()

@@ -2,12 +2,15 @@
 //! of live objects and the shared discovery catalog of the cluster.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use capstan_cluster::SharedCatalog;
 use capstan_cluster::live_cache::LiveCache;
 use capstan_git::{CacheLimits, RepoCache};
 use kube::Client;
+
+use crate::metrics::Metrics;
 
 /// How long a shared discovery catalog waits before a miss may refresh it again.
 const CATALOG_REFRESH: Duration = Duration::from_secs(30);
@@ -24,6 +27,8 @@ pub struct Context {
     pub catalog: SharedCatalog,
     /// How many API requests one reconcile makes at once.
     pub parallelism: usize,
+    /// What the controller counts, served at `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Context {
@@ -45,6 +50,7 @@ impl Context {
             catalog,
             client,
             parallelism: 16,
+            metrics: Arc::new(Metrics::new()),
         })
     }
 }

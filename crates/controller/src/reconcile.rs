@@ -19,6 +19,7 @@ use kube::runtime::watcher;
 use serde_json::json;
 
 use crate::context::Context;
+use crate::metrics::ReconcileResult;
 use crate::stages::{self, Synced};
 
 /// How soon a reconcile that failed in an unexpected way (writing status) runs again.
@@ -48,7 +49,9 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
         return Err(ReconcileError::Unnamed);
     };
     let id = AppId::parse(&format!("{namespace}/{name}")).map_err(|_| ReconcileError::Unnamed)?;
+    let started = std::time::Instant::now();
     let (outcome, requeue) = pipeline(&ctx, &app, &id).await;
+    record(&ctx, &outcome, started.elapsed());
     let status = compute_status(app.status.as_ref(), &outcome, &stages::now());
     if app.status.as_ref() != Some(&status) {
         let body = json!({"status": status});
@@ -212,6 +215,37 @@ fn changed_applications(
             }
         }
     })
+}
+
+/// Counts the reconcile and what its sync did.
+fn record(ctx: &Context, outcome: &ReconcileOutcome, took: Duration) {
+    let (result, reason) = match &outcome.failure {
+        Some(failure) => (ReconcileResult::Error, Some(failure.reason)),
+        None => (ReconcileResult::Success, None),
+    };
+    ctx.metrics.record_reconcile(result, reason, took);
+    let results = outcome
+        .operation
+        .as_ref()
+        .and_then(|op| op.sync_result.as_ref());
+    for resource in results.map(|r| r.resources.as_slice()).unwrap_or_default() {
+        ctx.metrics.record_apply(action_of(resource));
+    }
+}
+
+/// The engine's action for a recorded result.
+fn action_of(result: &capstan_api::ResourceResult) -> capstan_core::outcome::Action {
+    use capstan_api::{ResourceAction, ResultStatus};
+    use capstan_core::outcome::Action;
+    match (result.status, result.action) {
+        (ResultStatus::SyncFailed, _) => Action::Failed,
+        (ResultStatus::PruneSkipped, _) => Action::PruneSkipped,
+        (ResultStatus::PruneRequired, _) => Action::PruneRequired,
+        (ResultStatus::Pruned, _) | (_, Some(ResourceAction::Pruned)) => Action::Pruned,
+        (_, Some(ResourceAction::Created | ResourceAction::Recreated)) => Action::Created,
+        (_, Some(ResourceAction::Configured)) => Action::Configured,
+        (_, Some(ResourceAction::Unchanged) | None) => Action::Unchanged,
+    }
 }
 
 /// The Applications whose `dependsOn` names `changed`: a dependency's status change wakes them.

@@ -5,10 +5,9 @@
 //! and readiness probes, and [`serve`] with graceful shutdown. [`app`] is the whole router, tested
 //! without binding a port.
 
-pub mod metrics;
-mod router;
+pub mod router;
 mod serve;
 
-pub use metrics::{Metrics, ReconcileResult};
+pub use capstan_controller::metrics::{Metrics, ReconcileResult};
 pub use router::{AppState, REQUEST_TIMEOUT, Readiness, app};
 pub use serve::{ServeError, Server, serve, shutdown_signal};

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::metrics::Metrics;
+use capstan_controller::metrics::Metrics;
 
 /// How long a request may take before it is answered `503 Service Unavailable`. A scrape or a
 /// probe takes milliseconds; the bound keeps a stuck handler from holding a connection, and a
@@ -129,7 +129,7 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::metrics::ReconcileResult;
+    use capstan_controller::metrics::ReconcileResult;
 
     fn state() -> AppState {
         AppState::new(Arc::new(Metrics::new()), Readiness::new())
