@@ -9,6 +9,7 @@ use capstan_cluster::SharedCatalog;
 use capstan_cluster::live_cache::LiveCache;
 use capstan_git::{CacheLimits, RepoCache};
 use kube::Client;
+use kube::runtime::events::Recorder;
 
 use crate::metrics::Metrics;
 
@@ -29,6 +30,8 @@ pub struct Context {
     pub parallelism: usize,
     /// What the controller counts, served at `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Publishes Events about Applications.
+    pub recorder: Recorder,
 }
 
 impl std::fmt::Debug for Context {
@@ -48,9 +51,10 @@ impl Context {
             git: RepoCache::new(git_dir, CacheLimits::default()),
             live: LiveCache::new(client.clone(), false),
             catalog,
-            client,
+            client: client.clone(),
             parallelism: 16,
             metrics: Arc::new(Metrics::new()),
+            recorder: Recorder::new(client.clone(), "capstan".into()),
         })
     }
 }

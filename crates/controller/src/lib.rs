@@ -8,6 +8,7 @@
 
 pub mod commit_fs;
 pub mod context;
+pub mod events;
 pub mod metrics;
 pub mod reconcile;
 pub mod source;

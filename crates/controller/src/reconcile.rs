@@ -12,6 +12,7 @@ use capstan_core::app_status::{CommitSummary, Failure, ReconcileOutcome, compute
 use capstan_core::inventory::Inventory;
 use capstan_core::tracking::AppId;
 use futures::StreamExt;
+use kube::Resource;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -19,6 +20,7 @@ use kube::runtime::watcher;
 use serde_json::json;
 
 use crate::context::Context;
+use crate::events;
 use crate::metrics::ReconcileResult;
 use crate::stages::{self, Synced};
 
@@ -54,6 +56,8 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
     record(&ctx, &outcome, started.elapsed());
     let status = compute_status(app.status.as_ref(), &outcome, &stages::now());
     if app.status.as_ref() != Some(&status) {
+        let changes = events::transitions(app.status.as_ref(), &status);
+        events::publish(&ctx.recorder, &app.object_ref(&()), changes).await;
         let body = json!({"status": status});
         Api::<Application>::namespaced(ctx.client.clone(), namespace)
             .patch_status(name, &PatchParams::default(), &Patch::Merge(&body))

@@ -105,6 +105,22 @@ async fn an_application_for_a_private_repository_becomes_synced_healthy_and_read
             maps.get("settings").await?.data.unwrap_or_default()["LEVEL"],
             "info"
         );
+        let events: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(ctx.client.clone(), &ns);
+        let reasons: Vec<String> = events
+            .list(&Default::default())
+            .await?
+            .items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("web"))
+            .filter_map(|e| e.reason)
+            .collect();
+        for reason in ["SyncStarted", "Synced", "HealthChanged"] {
+            assert!(
+                reasons.iter().any(|r| r == reason),
+                "no {reason} Event: {reasons:?}"
+            );
+        }
 
         // A new commit, noticed at once through the refresh annotation.
         let second = commit_files(
