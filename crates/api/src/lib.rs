@@ -29,6 +29,14 @@ pub const SYNC_OPTIONS_ANNOTATION: &str = "capstan.dev/sync-options";
 /// Annotation on an Application requesting an immediate refresh; its value is a timestamp.
 pub const REFRESH_ANNOTATION: &str = "capstan.dev/refresh";
 
+/// Finalizer the controller puts on every Application, so that deleting one first decides what
+/// becomes of its objects.
+pub const FINALIZER: &str = "capstan.dev/cleanup";
+
+/// Annotation on an Application: `"true"` deletes its objects when the Application is deleted,
+/// also without `syncPolicy.automated.prune` (which deletes them by itself).
+pub const PRUNE_ON_DELETE_ANNOTATION: &str = "capstan.dev/prune-on-delete";
+
 pub mod application;
 pub mod crd;
 pub mod duration;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use capstan_api::application::{Application, InitiatedBy};
+use capstan_api::{FINALIZER, PRUNE_ON_DELETE_ANNOTATION};
 use capstan_api::{Operation, OperationPhase};
 use capstan_core::app_status::{CommitSummary, Failure, ReconcileOutcome, compute_status};
 use capstan_core::inventory::Inventory;
@@ -15,6 +16,7 @@ use futures::StreamExt;
 use kube::Resource;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use serde_json::json;
@@ -33,6 +35,12 @@ pub enum ReconcileError {
     /// The Application has no namespace or name.
     #[error("the Application has no namespace or name")]
     Unnamed,
+    /// Deleting the objects of a deleted Application failed (it is tried again).
+    #[error("failed to delete the objects of a deleted application: {0}")]
+    Cleanup(String),
+    /// The finalizer could not be added or removed, or its step failed.
+    #[error("finalizer")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<ReconcileError>>),
     /// Writing the status failed.
     #[error("failed to write the status of application {app}")]
     Status {
@@ -44,16 +52,34 @@ pub enum ReconcileError {
     },
 }
 
-/// Reconciles one Application.
-#[tracing::instrument(skip_all, fields(app = %app.metadata.name.as_deref().unwrap_or_default()))]
+/// Reconciles one Application: keeps it in sync while it exists, and when it is deleted
+/// decides, through the finalizer, what becomes of its objects.
 pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let namespace = app
+        .metadata
+        .namespace
+        .clone()
+        .ok_or(ReconcileError::Unnamed)?;
+    let api = Api::<Application>::namespaced(ctx.client.clone(), &namespace);
+    finalizer(&api, FINALIZER, app, |event| async {
+        match event {
+            FinalizerEvent::Apply(app) => apply(app, &ctx).await,
+            FinalizerEvent::Cleanup(app) => cleanup(&app, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|err| ReconcileError::Finalizer(Box::new(err)))
+}
+
+/// One reconcile of an Application that exists.
+async fn apply(app: Arc<Application>, ctx: &Context) -> Result<Action, ReconcileError> {
     let (Some(namespace), Some(name)) = (&app.metadata.namespace, &app.metadata.name) else {
         return Err(ReconcileError::Unnamed);
     };
     let id = AppId::parse(&format!("{namespace}/{name}")).map_err(|_| ReconcileError::Unnamed)?;
     let started = std::time::Instant::now();
-    let (outcome, requeue) = pipeline(&ctx, &app, &id).await;
-    record(&ctx, &outcome, started.elapsed());
+    let (outcome, requeue) = pipeline(ctx, &app, &id).await;
+    record(ctx, &outcome, started.elapsed());
     let status = compute_status(app.status.as_ref(), &outcome, &stages::now());
     if app.status.as_ref() != Some(&status) {
         let changes = events::transitions(app.status.as_ref(), &status);
@@ -68,6 +94,30 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
             })?;
     }
     Ok(Action::requeue(requeue))
+}
+
+/// An Application is being deleted: its objects are deleted when its policy prunes (or the
+/// `capstan.dev/prune-on-delete` annotation asks), each only if this Application owns it;
+/// otherwise they stay as they are. Never another Application's objects.
+async fn cleanup(app: &Application, ctx: &Context) -> Result<Action, ReconcileError> {
+    let prunes = app
+        .spec
+        .sync_policy
+        .as_ref()
+        .and_then(|p| p.automated.as_ref())
+        .is_some_and(|a| a.prune);
+    let asked = app
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(PRUNE_ON_DELETE_ANNOTATION))
+        .is_some_and(|v| v == "true");
+    if prunes || asked {
+        stages::delete_objects(ctx, app)
+            .await
+            .map_err(|failure| ReconcileError::Cleanup(failure.message))?;
+    }
+    Ok(Action::await_change())
 }
 
 /// The stages, in order; returns what status needs and when to look again.

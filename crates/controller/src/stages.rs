@@ -118,6 +118,53 @@ pub async fn waiting_for(
     Ok(waiting)
 }
 
+/// Deletes every object of `app`'s inventory that `app` owns (checked on each object by
+/// `delete_owned`); objects of kinds no longer served, and objects already gone, are skipped.
+pub async fn delete_objects(ctx: &Context, app: &Application) -> Result<(), Failure> {
+    let (namespace, name) = (
+        app.metadata.namespace.as_deref().unwrap_or_default(),
+        app.metadata.name.as_deref().unwrap_or_default(),
+    );
+    let id = AppId::parse(&format!("{namespace}/{name}"))
+        .map_err(|err| failure(Reason::InvalidManifest, err.to_string(), false))?;
+    let entries = app
+        .status
+        .as_ref()
+        .map(|s| s.inventory.clone())
+        .unwrap_or_default();
+    for entry in entries {
+        let api_version = match entry.group.as_str() {
+            "" => entry.version.clone(),
+            group => format!("{group}/{}", entry.version),
+        };
+        let resolved = ctx.catalog.resolve(&api_version, &entry.kind).await;
+        let resolved = resolved.map_err(|err| failure(err.reason(), err.to_string(), true))?;
+        let Some(resource) = resolved else {
+            continue;
+        };
+        let key = ObjectKey {
+            group: entry.group,
+            kind: entry.kind,
+            namespace: entry.namespace,
+            name: entry.name,
+        };
+        let error =
+            |err: capstan_cluster::ClusterError| failure(err.reason(), err.to_string(), true);
+        let Some(live) = capstan_cluster::live::get(&ctx.client, &key, &resource)
+            .await
+            .map_err(error)?
+        else {
+            continue;
+        };
+        let objects = capstan_cluster::live::api(&ctx.client, &resource, &key.namespace);
+        match capstan_cluster::delete::delete_owned(&objects, &id, &key, &live).await {
+            Ok(_) | Err(capstan_cluster::delete::DeleteError::NotOwned { .. }) => {}
+            Err(err) => return Err(failure(err.reason(), err.to_string(), true)),
+        }
+    }
+    Ok(())
+}
+
 /// The Application's objects at `revision` (default: its target revision).
 pub async fn render(
     ctx: &Context,

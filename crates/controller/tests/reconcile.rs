@@ -303,7 +303,7 @@ async fn a_requested_sync_runs_once_is_recorded_and_a_broken_commit_changes_noth
 /// An automated Application at its first commit, Ready, with `selfHeal` as given.
 async fn synced_app(
     ctx: &TestContext,
-    self_heal: bool,
+    automated: serde_json::Value,
 ) -> anyhow::Result<(Api<Application>, tokio::sync::oneshot::Sender<()>)> {
     let ns = ctx.namespace.clone();
     let (_, url, _, stop) =
@@ -315,7 +315,7 @@ async fn synced_app(
         "spec": {"source": {"repoURL": url, "targetRevision": "main", "path": "app",
                 "secretRef": {"name": "repo"}},
             "destination": {"namespace": ns},
-            "syncPolicy": {"automated": {"prune": true, "selfHeal": self_heal}}},
+            "syncPolicy": {"automated": automated}},
     }))?;
     apps.create(&PostParams::default(), &app).await?;
     until(&apps, "web", "Ready=True", |app| {
@@ -335,7 +335,7 @@ const DRIFT: Duration = Duration::from_secs(5);
 async fn a_managed_object_deleted_by_hand_is_recreated_within_seconds_with_self_heal()
 -> anyhow::Result<()> {
     run(Tier::ApiServer, "controller-self-heal", |ctx| async move {
-        let (_apps, stop) = synced_app(&ctx, true).await?;
+        let (_apps, stop) = synced_app(&ctx, json!({"prune": true, "selfHeal": true})).await?;
         let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
         let before = maps.get("settings").await?.metadata.uid;
         maps.delete("settings", &Default::default()).await?;
@@ -364,7 +364,7 @@ async fn without_self_heal_a_deleted_object_is_reported_out_of_sync_and_not_recr
         Tier::ApiServer,
         "controller-no-self-heal",
         |ctx| async move {
-            let (apps, stop) = synced_app(&ctx, false).await?;
+            let (apps, stop) = synced_app(&ctx, json!({"prune": true, "selfHeal": false})).await?;
             let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
             maps.delete("settings", &Default::default()).await?;
             let started = tokio::time::Instant::now();
@@ -463,4 +463,49 @@ async fn a_dependent_application_waits_for_its_dependency_then_syncs_within_seco
         Ok(())
     })
     .await
+}
+
+/// Deleting an Application deletes its objects only when its policy prunes; otherwise they stay.
+async fn delete_app_then_check(prune: bool) -> anyhow::Result<()> {
+    let name = if prune {
+        "controller-delete-prune"
+    } else {
+        "controller-delete-keep"
+    };
+    run(Tier::ApiServer, name, |ctx| async move {
+        let (apps, stop) = synced_app(&ctx, json!({"prune": prune})).await?;
+        let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+        let before = maps.get("settings").await?.metadata.uid;
+        apps.delete("web", &Default::default()).await?;
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        while apps.get_opt("web").await?.is_some() {
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "the Application was never deleted"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let left = maps.get_opt("settings").await?.and_then(|m| m.metadata.uid);
+        if prune {
+            assert_eq!(
+                left, None,
+                "a pruning Application's object survived its deletion"
+            );
+        } else {
+            assert_eq!(left, before, "an object was deleted without prune");
+        }
+        let _ = stop.send(());
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_application_that_prunes_deletes_its_objects() -> anyhow::Result<()> {
+    delete_app_then_check(true).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_application_that_does_not_prune_keeps_its_objects() -> anyhow::Result<()> {
+    delete_app_then_check(false).await
 }
