@@ -28,6 +28,9 @@ pub struct Args {
     /// Reconcile only the Applications of this namespace (default: every namespace).
     #[arg(long)]
     namespace: Option<String>,
+    /// How often each repository in use is checked for new commits (Go syntax: 15s, 1m).
+    #[arg(long, default_value = "15s", value_parser = parse_interval)]
+    poll_interval: std::time::Duration,
     /// Where the git cache keeps its repositories.
     #[arg(long, default_value = "/var/cache/capstan/git")]
     git_cache: PathBuf,
@@ -45,13 +48,18 @@ pub fn run(args: &Args) -> ExitCode {
     }
 }
 
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    capstan_api::duration::parse_duration(text).map_err(|e| e.to_string())
+}
+
 async fn controller(args: &Args) -> anyhow::Result<()> {
     let config =
         crate::connect::load_config(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
     let client = kube::Client::try_from(config).context("failed to create the API client")?;
-    let context = Context::new(client, &args.git_cache)
+    let mut context = Context::new(client, &args.git_cache)
         .await
         .context("failed to discover the cluster's resources")?;
+    context.poll_interval = args.poll_interval;
     let readiness = Readiness::new();
     let state = AppState::new(Arc::clone(&context.metrics), readiness.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -32,6 +32,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Publishes Events about Applications.
     pub recorder: Recorder,
+    /// How often each repository in use is checked for new commits.
+    pub poll_interval: Duration,
 }
 
 impl std::fmt::Debug for Context {
@@ -55,6 +57,7 @@ impl Context {
             parallelism: 16,
             metrics: Arc::new(Metrics::new()),
             recorder: Recorder::new(client.clone(), "capstan".into()),
+            poll_interval: crate::poll::DEFAULT_INTERVAL,
         })
     }
 }

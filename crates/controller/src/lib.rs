@@ -10,6 +10,7 @@ pub mod commit_fs;
 pub mod context;
 pub mod events;
 pub mod metrics;
+pub mod poll;
 pub mod reconcile;
 pub mod source;
 pub mod stages;

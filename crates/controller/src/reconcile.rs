@@ -22,9 +22,9 @@ use kube::runtime::watcher;
 use serde_json::json;
 
 use crate::context::Context;
-use crate::events;
 use crate::metrics::ReconcileResult;
 use crate::stages::{self, Synced};
+use crate::{events, poll};
 
 /// How soon a reconcile that failed in an unexpected way (writing status) runs again.
 const ERROR_REQUEUE: Duration = Duration::from_secs(5);
@@ -341,11 +341,18 @@ pub async fn run(
     };
     let controller = Controller::new(applications.clone(), watcher::Config::default());
     let known = controller.store();
+    let (wake, woken) = tokio::sync::mpsc::channel(256);
+    let interval = ctx.poll_interval;
+    let polling = tokio::spawn(poll::run(Arc::clone(&ctx), known.clone(), wake, interval));
+    let moved = futures::stream::unfold(woken, |mut woken| async move {
+        woken.recv().await.map(|app| (app, woken))
+    });
     controller
         .watches(applications, watcher::Config::default(), move |changed| {
             dependents(&known, &changed)
         })
         .reconcile_on(changed_applications(&ctx))
+        .reconcile_on(moved)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| {
@@ -355,4 +362,5 @@ pub async fn run(
             futures::future::ready(())
         })
         .await;
+    polling.abort();
 }

@@ -17,6 +17,9 @@ use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The repository poll interval of the tests' controllers.
+const POLL: Duration = Duration::from_secs(1);
+
 fn settings(level: &str) -> String {
     format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  LEVEL: {level}\n"
@@ -182,7 +185,9 @@ async fn repository_and_controller(
         "metadata": {"name": "repo"}, "stringData": {"username": user, "password": password}}))?;
     secrets.create(&PostParams::default(), &secret).await?;
     let git_dir = servers.dir().join("controller-cache").join(&ns);
-    let context = Arc::new(Context::new(ctx.client.clone(), git_dir).await?);
+    let mut context = Context::new(ctx.client.clone(), git_dir).await?;
+    context.poll_interval = POLL;
+    let context = Arc::new(context);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         reconcile::run(context, Some(&ns), async {
@@ -508,4 +513,57 @@ async fn deleting_an_application_that_prunes_deletes_its_objects() -> anyhow::Re
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_an_application_that_does_not_prune_keeps_its_objects() -> anyhow::Result<()> {
     delete_app_then_check(false).await
+}
+
+/// No webhook, no refresh annotation: a pushed commit is noticed by the repository poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pushed_commit_is_synced_within_the_poll_interval_without_a_refresh() -> anyhow::Result<()>
+{
+    run(Tier::ApiServer, "controller-poll", |ctx| async move {
+        let ns = ctx.namespace.clone();
+        let (repo, url, _, stop) =
+            repository_and_controller(&ctx, &[("settings.yaml", &settings("info"))]).await?;
+        let apps: Api<Application> = Api::namespaced(ctx.client.clone(), &ns);
+        let app: Application = serde_json::from_value(json!({
+            "apiVersion": "capstan.dev/v1alpha1", "kind": "Application",
+            "metadata": {"name": "web", "namespace": ns},
+            "spec": {"source": {"repoURL": url, "targetRevision": "main", "path": "app",
+                    "secretRef": {"name": "repo"}},
+                "destination": {"namespace": ns},
+                "syncPolicy": {"automated": {"prune": true}}},
+        }))?;
+        apps.create(&PostParams::default(), &app).await?;
+        let revision = |app: &Application| {
+            app.status
+                .as_ref()
+                .and_then(|s| s.sync.as_ref())
+                .and_then(|s| s.revision.clone())
+        };
+        until(&apps, "web", "the first sync", |app| {
+            revision(app).is_some()
+        })
+        .await?;
+        let second = commit_files(
+            &repo,
+            "main",
+            &[("app/settings.yaml", Content::File(&settings("debug")))],
+            "debug",
+        )?;
+        let pushed = tokio::time::Instant::now();
+        until(&apps, "web", "the pushed commit", |app| {
+            revision(app).as_deref() == Some(second.as_str())
+        })
+        .await?;
+        assert!(
+            pushed.elapsed() < POLL * 5,
+            "noticed {:?} after the push",
+            pushed.elapsed()
+        );
+        let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
+        let level = maps.get("settings").await?.data.unwrap_or_default();
+        assert_eq!(level["LEVEL"], "debug");
+        let _ = stop.send(());
+        Ok(())
+    })
+    .await
 }
