@@ -77,16 +77,8 @@ async fn an_application_for_a_private_repository_becomes_synced_healthy_and_read
         let (repo, url, first, stop) = repository_and_controller(&ctx, &files).await?;
 
         let apps: Api<Application> = Api::namespaced(ctx.client.clone(), &ns);
-        let app: Application = serde_json::from_value(json!({
-            "apiVersion": "capstan.dev/v1alpha1", "kind": "Application",
-            "metadata": {"name": "web", "namespace": ns},
-            "spec": {
-                "source": {"repoURL": url, "targetRevision": "main",
-                    "path": "app", "secretRef": {"name": "repo"}},
-                "destination": {"namespace": ns},
-                "syncPolicy": {"automated": {"prune": true, "selfHeal": true}},
-            },
-        }))?;
+        let policy = json!({"automated": {"prune": true, "selfHeal": true}});
+        let app = application(&ns, "web", &url, policy)?;
         apps.create(&PostParams::default(), &app).await?;
 
         let ready = |app: &Application| {
@@ -198,6 +190,24 @@ async fn repository_and_controller(
     Ok((repo, servers.http_url(&repo_name), first, stop))
 }
 
+/// An Application `name` in `ns` for the `app` directory of the repository at `url`, with the
+/// Secret `repo`, deploying to `ns`, with the given `syncPolicy`.
+fn application(
+    ns: &str,
+    name: &str,
+    url: &str,
+    sync_policy: serde_json::Value,
+) -> anyhow::Result<Application> {
+    Ok(serde_json::from_value(json!({
+        "apiVersion": "capstan.dev/v1alpha1", "kind": "Application",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"source": {"repoURL": url, "targetRevision": "main", "path": "app",
+                "secretRef": {"name": "repo"}},
+            "destination": {"namespace": ns},
+            "syncPolicy": sync_policy},
+    }))?)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_requested_sync_runs_once_is_recorded_and_a_broken_commit_changes_nothing()
 -> anyhow::Result<()> {
@@ -207,13 +217,7 @@ async fn a_requested_sync_runs_once_is_recorded_and_a_broken_commit_changes_noth
             repository_and_controller(&ctx, &[("settings.yaml", &settings("info"))]).await?;
         let apps: Api<Application> = Api::namespaced(ctx.client.clone(), &ns);
         // No sync policy: the controller compares and reports, and applies nothing by itself.
-        let app: Application = serde_json::from_value(json!({
-            "apiVersion": "capstan.dev/v1alpha1", "kind": "Application",
-            "metadata": {"name": "manual", "namespace": ns},
-            "spec": {"source": {"repoURL": url, "targetRevision": "main", "path": "app",
-                    "secretRef": {"name": "repo"}},
-                "destination": {"namespace": ns}},
-        }))?;
+        let app = application(&ns, "manual", &url, json!(null))?;
         apps.create(&PostParams::default(), &app).await?;
         until(&apps, "manual", "OutOfSync at the first commit", |app| {
             app.status
@@ -314,14 +318,7 @@ async fn synced_app(
     let (_, url, _, stop) =
         repository_and_controller(ctx, &[("settings.yaml", &settings("info"))]).await?;
     let apps: Api<Application> = Api::namespaced(ctx.client.clone(), &ns);
-    let app: Application = serde_json::from_value(json!({
-        "apiVersion": "capstan.dev/v1alpha1", "kind": "Application",
-        "metadata": {"name": "web", "namespace": ns},
-        "spec": {"source": {"repoURL": url, "targetRevision": "main", "path": "app",
-                "secretRef": {"name": "repo"}},
-            "destination": {"namespace": ns},
-            "syncPolicy": {"automated": automated}},
-    }))?;
+    let app = application(&ns, "web", &url, json!({"automated": automated}))?;
     apps.create(&PostParams::default(), &app).await?;
     until(&apps, "web", "Ready=True", |app| {
         app.status
@@ -524,14 +521,7 @@ async fn a_pushed_commit_is_synced_within_the_poll_interval_without_a_refresh() 
         let (repo, url, _, stop) =
             repository_and_controller(&ctx, &[("settings.yaml", &settings("info"))]).await?;
         let apps: Api<Application> = Api::namespaced(ctx.client.clone(), &ns);
-        let app: Application = serde_json::from_value(json!({
-            "apiVersion": "capstan.dev/v1alpha1", "kind": "Application",
-            "metadata": {"name": "web", "namespace": ns},
-            "spec": {"source": {"repoURL": url, "targetRevision": "main", "path": "app",
-                    "secretRef": {"name": "repo"}},
-                "destination": {"namespace": ns},
-                "syncPolicy": {"automated": {"prune": true}}},
-        }))?;
+        let app = application(&ns, "web", &url, json!({"automated": {"prune": true}}))?;
         apps.create(&PostParams::default(), &app).await?;
         let revision = |app: &Application| {
             app.status
