@@ -24,7 +24,7 @@ use serde_json::json;
 use crate::context::Context;
 use crate::metrics::ReconcileResult;
 use crate::stages::{self, Synced};
-use crate::{events, poll};
+use crate::{events, poll, retry};
 
 /// How soon a reconcile that failed in an unexpected way (writing status) runs again.
 const ERROR_REQUEUE: Duration = Duration::from_secs(5);
@@ -148,7 +148,7 @@ async fn pipeline(ctx: &Context, app: &Application, id: &AppId) -> (ReconcileOut
     }
     let previous = previous_inventory(app);
     let requested = requested_sync(app);
-    let result: Result<Option<(Synced, InitiatedBy)>, Failure> = async {
+    let result: Result<Did, Failure> = async {
         if requested.is_some() {
             stages::take_operation(ctx, app).await?;
         }
@@ -167,24 +167,36 @@ async fn pipeline(ctx: &Context, app: &Application, id: &AppId) -> (ReconcileOut
             .iter()
             .any(|o| o.sync != capstan_api::SyncStatus::Synced);
         outcome.objects = Some(objects);
-        let Some((operation, by)) = requested.or_else(|| wanted_sync(app, &sha, out_of_sync))
-        else {
-            return Ok(None);
+        let decision = match requested {
+            Some((operation, by)) => Decision::Sync(operation, by, 0),
+            None => wanted_sync(app, &sha, out_of_sync),
+        };
+        let (operation, by, retries) = match decision {
+            Decision::Sync(operation, by, retries) => (operation, by, retries),
+            Decision::Later(after) => return Ok(Did::Wait(after)),
+            Decision::Nothing => return Ok(Did::Nothing),
         };
         let parts = (prepared, live, comparison);
         let started = stages::now();
-        let synced = stages::sync(ctx, app, id, parts, &previous, operation, &sha, started).await?;
-        Ok(Some((synced, by)))
+        let mut synced =
+            stages::sync(ctx, app, id, parts, &previous, operation, &sha, started).await?;
+        synced.operation.retry_count = retries;
+        Ok(Did::Sync(Box::new(synced), by))
     }
     .await;
     match result {
-        Ok(Some((synced, by))) => {
+        Ok(Did::Sync(synced, by)) => {
+            let synced = *synced;
+            let failed = synced.operation.phase == OperationPhase::Failed;
             outcome.operation = Some(synced.operation);
             outcome.initiated_by = Some(by);
             outcome.inventory = synced.inventory;
-            (outcome, synced.requeue.unwrap_or(refresh))
+            // A failed sync is looked at again soon, so a retry strategy can take its turn.
+            let again = if failed { ERROR_REQUEUE } else { refresh };
+            (outcome, synced.requeue.unwrap_or(again))
         }
-        Ok(None) => (outcome, refresh),
+        Ok(Did::Wait(after)) => (outcome, after.min(refresh)),
+        Ok(Did::Nothing) => (outcome, refresh),
         Err(failure) => {
             let after = if failure.retryable {
                 ERROR_REQUEUE
@@ -207,37 +219,76 @@ fn requested_sync(app: &Application) -> Option<(Operation, InitiatedBy)> {
     Some((operation, request.initiated_by.clone()))
 }
 
-/// The sync to run without a request: the one still running (a stage waited), else what the
-/// automated policy asks — something out of sync and either self-heal on or this revision not
-/// attempted yet (one automated attempt per revision).
-fn wanted_sync(
-    app: &Application,
-    revision: &str,
-    out_of_sync: bool,
-) -> Option<(Operation, InitiatedBy)> {
-    let last = app.status.as_ref().and_then(|s| s.operation_state.as_ref());
+/// What a reconcile did about syncing.
+enum Did {
+    /// It ran a sync (or its stages up to one that waits).
+    Sync(Box<Synced>, InitiatedBy),
+    /// A retry is due later.
+    Wait(Duration),
+    /// Nothing to sync.
+    Nothing,
+}
+
+/// Whether to sync now, later, or not.
+enum Decision {
+    /// Sync this operation, as asked by this initiator; the number of the retry (0: first try).
+    Sync(Operation, InitiatedBy, u32),
+    /// A failed sync will be retried after this long.
+    Later(Duration),
+    /// Nothing to do.
+    Nothing,
+}
+
+/// The sync to run without a request: the one still running (a stage waited); a retry of a
+/// failed one per `syncPolicy.retry`; else what the automated policy asks — something out of
+/// sync and either self-heal on or this (revision, generation) not attempted yet.
+fn wanted_sync(app: &Application, revision: &str, out_of_sync: bool) -> Decision {
+    let status = app.status.as_ref();
+    let last = status.and_then(|s| s.operation_state.as_ref());
     if let Some(running) = last.filter(|op| op.phase == OperationPhase::Running) {
-        return Some((running.operation.clone(), InitiatedBy::default()));
+        let by = InitiatedBy::default();
+        return Decision::Sync(running.operation.clone(), by, running.retry_count);
     }
-    let automated = app.spec.sync_policy.as_ref()?.automated.as_ref()?;
-    let attempted = last.is_some_and(|op| {
-        op.sync_result
-            .as_ref()
-            .is_some_and(|r| r.revision == revision)
-    });
+    let Some(policy) = app.spec.sync_policy.as_ref() else {
+        return Decision::Nothing;
+    };
     let by = InitiatedBy {
         username: String::new(),
         automated: true,
     };
-    (out_of_sync && (automated.self_heal || !attempted)).then(|| {
+    let same_revision = |op: &&capstan_api::OperationState| {
+        op.sync_result
+            .as_ref()
+            .is_some_and(|r| r.revision == revision)
+    };
+    if let Some(failed) = last.filter(same_revision) {
+        let since = failed.finished_at.as_ref().map_or(Duration::ZERO, |at| {
+            let millis = stages::now().0.as_millisecond() - at.0.as_millisecond();
+            Duration::from_millis(u64::try_from(millis).unwrap_or(0))
+        });
+        match retry::decide(policy.retry.as_ref(), failed, since) {
+            retry::Retry::Now { attempt } => {
+                return Decision::Sync(failed.operation.clone(), by, attempt);
+            }
+            retry::Retry::After(wait) => return Decision::Later(wait),
+            retry::Retry::No => {}
+        }
+    }
+    let Some(automated) = policy.automated.as_ref() else {
+        return Decision::Nothing;
+    };
+    let same_generation = status.and_then(|s| s.observed_generation) == app.metadata.generation;
+    let attempted = last.is_some_and(|op| same_revision(&op)) && same_generation;
+    if out_of_sync && (automated.self_heal || !attempted) {
         let operation = Operation {
             revision: revision.to_owned(),
             prune: automated.prune,
             dry_run: false,
             sync_options: Vec::new(),
         };
-        (operation, by)
-    })
+        return Decision::Sync(operation, by, 0);
+    }
+    Decision::Nothing
 }
 
 /// The inventory the Application's status keeps.

@@ -557,3 +557,53 @@ async fn a_pushed_commit_is_synced_within_the_poll_interval_without_a_refresh() 
     })
     .await
 }
+
+/// `syncPolicy.retry`: a sync that failed (its destination namespace did not exist) is retried
+/// after its backoff, without a new commit, and succeeds once the namespace is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_sync_is_retried_per_its_retry_strategy() -> anyhow::Result<()> {
+    run(Tier::ApiServer, "controller-retry", |ctx| async move {
+        let ns = ctx.namespace.clone();
+        let (_, url, _, stop) =
+            repository_and_controller(&ctx, &[("settings.yaml", &settings("info"))]).await?;
+        let apps: Api<Application> = Api::namespaced(ctx.client.clone(), &ns);
+        let missing = format!("{ns}-missing");
+        let mut app = application(
+            &ns,
+            "web",
+            &url,
+            json!({
+                "automated": {"prune": true},
+                "retry": {"limit": 10, "backoff": {"duration": "1s", "factor": 1}},
+            }),
+        )?;
+        app.spec.destination.namespace = Some(missing.clone());
+        apps.create(&PostParams::default(), &app).await?;
+        let phase = |app: &Application| {
+            app.status
+                .as_ref()
+                .and_then(|s| s.operation_state.as_ref())
+                .map(|op| (op.phase, op.retry_count))
+        };
+        until(&apps, "web", "a failed sync", |app| {
+            phase(app).is_some_and(|(p, _)| p == capstan_api::OperationPhase::Failed)
+        })
+        .await?;
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(ctx.client.clone());
+        let namespace = serde_json::from_value(json!({"metadata": {"name": missing}}))?;
+        namespaces
+            .create(&PostParams::default(), &namespace)
+            .await?;
+        let done = until(&apps, "web", "the retried sync to succeed", |app| {
+            phase(app).is_some_and(|(p, _)| p == capstan_api::OperationPhase::Succeeded)
+        })
+        .await?;
+        let retries = phase(&done).map(|(_, n)| n).unwrap_or_default();
+        assert!(retries >= 1, "succeeded without a retry: {:?}", done.status);
+        let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &missing);
+        assert!(maps.get_opt("settings").await?.is_some());
+        let _ = stop.send(());
+        Ok(())
+    })
+    .await
+}
