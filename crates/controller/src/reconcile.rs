@@ -13,6 +13,7 @@ use capstan_core::app_status::{CommitSummary, Failure, ReconcileOutcome, compute
 use capstan_core::inventory::Inventory;
 use capstan_core::tracking::AppId;
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
 use kube::Resource;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
@@ -353,6 +354,27 @@ fn action_of(result: &capstan_api::ResourceResult) -> capstan_core::outcome::Act
     }
 }
 
+/// The Applications whose source credentials are `secret` (a rotated password is used at once).
+fn secret_users(known: &Store<Application>, secret: &Secret) -> Vec<ObjectRef<Application>> {
+    let (Some(namespace), Some(name)) = (&secret.metadata.namespace, &secret.metadata.name) else {
+        return Vec::new();
+    };
+    known
+        .state()
+        .iter()
+        .filter(|app| {
+            app.metadata.namespace.as_ref() == Some(namespace)
+                && app
+                    .spec
+                    .source
+                    .secret_ref
+                    .as_ref()
+                    .is_some_and(|r| &r.name == name)
+        })
+        .map(|app| ObjectRef::from_obj(app.as_ref()))
+        .collect()
+}
+
 /// The Applications whose `dependsOn` names `changed`: a dependency's status change wakes them.
 fn dependents(known: &Store<Application>, changed: &Application) -> Vec<ObjectRef<Application>> {
     let (Some(namespace), Some(name)) = (&changed.metadata.namespace, &changed.metadata.name)
@@ -398,9 +420,17 @@ pub async fn run(
     let moved = futures::stream::unfold(woken, |mut woken| async move {
         woken.recv().await.map(|app| (app, woken))
     });
+    let secrets: Api<Secret> = match namespace {
+        Some(namespace) => Api::namespaced(ctx.client.clone(), namespace),
+        None => Api::all(ctx.client.clone()),
+    };
+    let users = known.clone();
     controller
         .watches(applications, watcher::Config::default(), move |changed| {
             dependents(&known, &changed)
+        })
+        .watches(secrets, watcher::Config::default(), move |secret| {
+            secret_users(&users, &secret)
         })
         .reconcile_on(changed_applications(&ctx))
         .reconcile_on(moved)

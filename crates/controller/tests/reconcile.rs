@@ -607,3 +607,139 @@ async fn a_failed_sync_is_retried_per_its_retry_strategy() -> anyhow::Result<()>
     })
     .await
 }
+
+/// Credentials of the Application's own Secret: a rotated password (server and Secret) keeps it
+/// syncing; a wrong one is reported as an authentication failure within seconds (the Secret's
+/// change wakes it); another tenant with wrong credentials on the same private repository never
+/// gets its content.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_rotate_a_wrong_password_is_reported_and_a_stranger_reads_nothing()
+-> anyhow::Result<()> {
+    run(
+        Tier::ApiServer,
+        "controller-credentials",
+        |ctx| async move {
+            let ns = ctx.namespace.clone();
+            let (repo, url, _, stop) =
+                repository_and_controller(&ctx, &[("settings.yaml", &settings("info"))]).await?;
+            let servers = GitServers::shared().await?;
+            let user = format!("alice-{ns}");
+            servers.set_http_user(&user, "first-pass-1")?;
+            let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+            let secret = |name: &str, user: &str, password: &str| -> anyhow::Result<Secret> {
+                Ok(serde_json::from_value(json!({"metadata": {"name": name},
+                "stringData": {"username": user, "password": password}}))?)
+            };
+            secrets
+                .create(
+                    &PostParams::default(),
+                    &secret("alice", &user, "first-pass-1")?,
+                )
+                .await?;
+            secrets
+                .create(
+                    &PostParams::default(),
+                    &secret("mallory", "mallory", "guess")?,
+                )
+                .await?;
+            let apps: Api<Application> = Api::namespaced(ctx.client.clone(), &ns);
+            let mut web = application(&ns, "web", &url, json!({"automated": {"prune": true}}))?;
+            web.spec.source.secret_ref = Some(capstan_api::application::SecretReference {
+                name: "alice".into(),
+            });
+            apps.create(&PostParams::default(), &web).await?;
+            let ready_reason = |app: &Application| {
+                app.status
+                    .as_ref()
+                    .and_then(|s| s.condition(ConditionType::Ready))
+                    .map(|c| (c.status, c.reason))
+            };
+            let ready = |app: &Application| {
+                ready_reason(app).is_some_and(|(s, _)| s == ConditionStatus::True)
+            };
+            until(&apps, "web", "web Ready", ready).await?;
+
+            // Rotation: the server and the Secret change; a new commit is still synced.
+            servers.set_http_user(&user, "second-pass-2")?;
+            secrets
+                .replace(
+                    "alice",
+                    &PostParams::default(),
+                    &secret("alice", &user, "second-pass-2")?,
+                )
+                .await?;
+            let second = commit_files(
+                &repo,
+                "main",
+                &[("app/settings.yaml", Content::File(&settings("debug")))],
+                "debug",
+            )?;
+            until(&apps, "web", "the commit after the rotation", |app| {
+                app.status
+                    .as_ref()
+                    .and_then(|s| s.sync.as_ref())
+                    .and_then(|s| s.revision.as_deref())
+                    == Some(second.as_str())
+                    && ready(app)
+            })
+            .await?;
+
+            // A wrong password: reported within seconds, naming the failure.
+            secrets
+                .replace(
+                    "alice",
+                    &PostParams::default(),
+                    &secret("alice", &user, "wrong-pass-3")?,
+                )
+                .await?;
+            let refused = until(&apps, "web", "an authentication failure", |app| {
+                ready_reason(app)
+                    == Some((
+                        ConditionStatus::False,
+                        capstan_api::Reason::AuthenticationFailed,
+                    ))
+            })
+            .await?;
+            let message = refused
+                .status
+                .and_then(|s| s.condition(ConditionType::Ready).cloned())
+                .map(|c| c.message)
+                .unwrap_or_default();
+            assert!(
+                !message.contains("wrong-pass-3"),
+                "the password leaked into status: {message}"
+            );
+
+            // Another tenant with wrong credentials on the same repository gets nothing.
+            let elsewhere = format!("{ns}-mallory");
+            let mut stranger = application(
+                &ns,
+                "stranger",
+                &url,
+                json!({"automated": {"prune": true},
+            "syncOptions": ["CreateNamespace=true"]}),
+            )?;
+            stranger.spec.source.secret_ref = Some(capstan_api::application::SecretReference {
+                name: "mallory".into(),
+            });
+            stranger.spec.destination.namespace = Some(elsewhere.clone());
+            apps.create(&PostParams::default(), &stranger).await?;
+            until(&apps, "stranger", "the stranger refused", |app| {
+                ready_reason(app)
+                    == Some((
+                        ConditionStatus::False,
+                        capstan_api::Reason::AuthenticationFailed,
+                    ))
+            })
+            .await?;
+            let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &elsewhere);
+            assert!(
+                maps.get_opt("settings").await?.is_none(),
+                "the stranger got the repository's content"
+            );
+            let _ = stop.send(());
+            Ok(())
+        },
+    )
+    .await
+}
