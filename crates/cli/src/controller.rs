@@ -31,6 +31,11 @@ pub struct Args {
     /// How often each repository in use is checked for new commits (Go syntax: 15s, 1m).
     #[arg(long, default_value = "15s", value_parser = parse_interval)]
     poll_interval: std::time::Duration,
+    /// The service account (in each Application's namespace) that writes an Application's
+    /// objects when it names none in `destination.serviceAccountName` (default: the controller's
+    /// own identity).
+    #[arg(long)]
+    default_service_account: Option<String>,
     /// Where the git cache keeps its repositories.
     #[arg(long, default_value = "/var/cache/capstan/git")]
     git_cache: PathBuf,
@@ -55,11 +60,14 @@ fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
 async fn controller(args: &Args) -> anyhow::Result<()> {
     let config =
         crate::connect::load_config(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
-    let client = kube::Client::try_from(config).context("failed to create the API client")?;
+    let client =
+        kube::Client::try_from(config.clone()).context("failed to create the API client")?;
     let mut context = Context::new(client, &args.git_cache)
         .await
         .context("failed to discover the cluster's resources")?;
     context.poll_interval = args.poll_interval;
+    context.impersonation = Some(config);
+    context.default_service_account = args.default_service_account.clone();
     let readiness = Readiness::new();
     let state = AppState::new(Arc::clone(&context.metrics), readiness.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);

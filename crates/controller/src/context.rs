@@ -34,6 +34,14 @@ pub struct Context {
     pub recorder: Recorder,
     /// How often each repository in use is checked for new commits.
     pub poll_interval: Duration,
+    /// The configuration the writing clients are made from, impersonating the service account an
+    /// Application names (`destination.serviceAccountName`, else `default_service_account`).
+    /// `None`: every write is made with `client`.
+    pub impersonation: Option<kube::Config>,
+    /// The service account (in the Application's namespace) writes are made as when the
+    /// Application names none; `None`: the controller's own identity.
+    pub default_service_account: Option<String>,
+    writers: std::sync::Mutex<std::collections::HashMap<String, Client>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -58,6 +66,41 @@ impl Context {
             metrics: Arc::new(Metrics::new()),
             recorder: Recorder::new(client.clone(), "capstan".into()),
             poll_interval: crate::poll::DEFAULT_INTERVAL,
+            impersonation: None,
+            default_service_account: None,
+            writers: std::sync::Mutex::default(),
         })
+    }
+
+    /// The client that writes `namespace`'s Application's objects: one impersonating
+    /// `service_account` (cached per identity), or the controller's own when none is named or no
+    /// impersonation is configured.
+    pub fn writer(
+        &self,
+        namespace: &str,
+        service_account: Option<&str>,
+    ) -> Result<Client, kube::Error> {
+        let account = service_account.or(self.default_service_account.as_deref());
+        let (Some(account), Some(base)) = (account, &self.impersonation) else {
+            return Ok(self.client.clone());
+        };
+        let user = format!("system:serviceaccount:{namespace}:{account}");
+        let mut writers = self
+            .writers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(client) = writers.get(&user) {
+            return Ok(client.clone());
+        }
+        let mut config = base.clone();
+        config.auth_info.impersonate = Some(user.clone());
+        config.auth_info.impersonate_groups = Some(vec![
+            "system:serviceaccounts".to_owned(),
+            format!("system:serviceaccounts:{namespace}"),
+            "system:authenticated".to_owned(),
+        ]);
+        let client = Client::try_from(config)?;
+        writers.insert(user, client.clone());
+        Ok(client)
     }
 }

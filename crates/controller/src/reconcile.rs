@@ -162,7 +162,7 @@ async fn pipeline(ctx: &Context, app: &Application, id: &AppId) -> (ReconcileOut
             subject: rendered.commit.subject.clone(),
         });
         let prepared = stages::prepared(ctx, app, id, rendered.objects).await?;
-        let (live, comparison) = stages::compare(ctx, id, &prepared, &previous).await?;
+        let (live, comparison) = stages::compare(ctx, app, id, &prepared, &previous).await?;
         let objects = stages::object_states(&prepared, &live, &comparison);
         let out_of_sync = objects
             .iter()
@@ -189,6 +189,17 @@ async fn pipeline(ctx: &Context, app: &Application, id: &AppId) -> (ReconcileOut
         Ok(Did::Sync(synced, by)) => {
             let synced = *synced;
             let failed = synced.operation.phase == OperationPhase::Failed;
+            if failed {
+                // A failed sync makes Ready False with its reason (retried per the strategy).
+                outcome.failure = Some(Failure {
+                    reason: synced
+                        .operation
+                        .reason
+                        .unwrap_or(capstan_api::Reason::ApplyFailed),
+                    message: synced.operation.message.clone(),
+                    retryable: true,
+                });
+            }
             outcome.operation = Some(synced.operation);
             outcome.initiated_by = Some(by);
             outcome.inventory = synced.inventory;

@@ -205,6 +205,7 @@ pub async fn prepared(
 /// The comparison of the objects with the live state of the shared caches.
 pub async fn compare(
     ctx: &Context,
+    app: &Application,
     id: &AppId,
     prepared: &[Prepared],
     previous: &Inventory,
@@ -217,9 +218,10 @@ pub async fn compare(
         .view(id, &located(prepared), ctx.parallelism)
         .await
         .map_err(error)?;
+    let writer = writer(ctx, app)?;
     let catalog = ctx.catalog.read().await;
     let cx = CompareContext {
-        client: &ctx.client,
+        client: &writer,
         catalog: &catalog,
         app: id,
         rules: &[],
@@ -229,6 +231,16 @@ pub async fn compare(
         .await
         .map_err(error)?;
     Ok((live, comparison))
+}
+
+/// The client `app`'s objects are compared (dry-run) and written with.
+fn writer(ctx: &Context, app: &Application) -> Result<kube::Client, Failure> {
+    let namespace = app.metadata.namespace.as_deref().unwrap_or_default();
+    let account = app.spec.destination.service_account_name.as_deref();
+    ctx.writer(namespace, account).map_err(|err| {
+        let why = format!("cannot make a client for the service account: {err}");
+        failure(Reason::Unauthorized, why, false)
+    })
 }
 
 /// Live objects by identity.

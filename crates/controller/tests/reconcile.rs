@@ -179,6 +179,9 @@ async fn repository_and_controller(
     let git_dir = servers.dir().join("controller-cache").join(&ns);
     let mut context = Context::new(ctx.client.clone(), git_dir).await?;
     context.poll_interval = POLL;
+    let admin = kube::config::Kubeconfig::read_from(&ctx.admin_kubeconfig)?;
+    let options = kube::config::KubeConfigOptions::default();
+    context.impersonation = Some(kube::Config::from_custom_kubeconfig(admin, &options).await?);
     let context = Arc::new(context);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -741,5 +744,58 @@ async fn credentials_rotate_a_wrong_password_is_reported_and_a_stranger_reads_no
             Ok(())
         },
     )
+    .await
+}
+
+/// Least privilege: an Application's objects are compared and written as its
+/// `destination.serviceAccountName`; where that account has no rights, the Application is refused
+/// (Ready=False, Forbidden) and nothing is applied there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_go_through_the_applications_service_account_and_stop_where_it_has_no_rights()
+-> anyhow::Result<()> {
+    run(Tier::ApiServer, "controller-service-account", |ctx| async move {
+        let ns = ctx.namespace.clone();
+        let other = format!("{ns}-other");
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(ctx.client.clone());
+        namespaces.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": other}}))?).await?;
+        let setup = PatchParams::apply("test-setup");
+        let apply = |api_version: &str, kind: &str, plural: &str, body: serde_json::Value| {
+            let api = capstan_testenv::api_for(&ctx.client, &ns, api_version, kind, plural);
+            let name = body["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+            let setup = setup.clone();
+            async move { api.patch(&name, &setup, &Patch::Apply(&body)).await.map(|_| ()) }
+        };
+        apply("v1", "ServiceAccount", "serviceaccounts", json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "deployer"}})).await?;
+        apply("rbac.authorization.k8s.io/v1", "Role", "roles", json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": "deployer"},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]}]})).await?;
+        apply("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": "deployer"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deployer"},
+            "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": ns}]})).await?;
+
+        let elsewhere = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: elsewhere\n  namespace: {other}\ndata:\n  A: \"1\"\n");
+        let (_, url, _, stop) = repository_and_controller(
+            &ctx,
+            &[("settings.yaml", &settings("info")), ("elsewhere.yaml", &elsewhere)],
+        )
+        .await?;
+        let apps: Api<Application> = Api::namespaced(ctx.client.clone(), &ns);
+        let mut app = application(&ns, "web", &url, json!({"automated": {"prune": true}}))?;
+        app.spec.destination.service_account_name = Some("deployer".into());
+        apps.create(&PostParams::default(), &app).await?;
+        let refused = until(&apps, "web", "Ready=False, Forbidden", |app| {
+            app.status.as_ref().and_then(|s| s.condition(ConditionType::Ready)).is_some_and(|c| {
+                c.status == ConditionStatus::False && c.reason == capstan_api::Reason::Forbidden
+            })
+        })
+        .await?;
+        let message = refused.status.and_then(|s| s.condition(ConditionType::Ready).cloned()).map(|c| c.message).unwrap_or_default();
+        assert!(message.contains("elsewhere"), "{message}");
+        let there: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &other);
+        assert!(there.get_opt("elsewhere").await?.is_none(), "applied where the account has no rights");
+        let _ = stop.send(());
+        Ok(())
+    })
     .await
 }

@@ -38,3 +38,23 @@ pub fn open_crd(group: &str, version: &str, kind: &str, plural: &str) -> Value {
         },
     })
 }
+
+/// A dynamic API for `kind` (`plural`) of `api_version` in `namespace`, for setting up objects in
+/// tests (ServiceAccounts, Roles, …) without a typed client.
+pub fn api_for(
+    client: &kube::Client,
+    namespace: &str,
+    api_version: &str,
+    kind: &str,
+    plural: &str,
+) -> Api<DynamicObject> {
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let resource = ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: api_version.into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    };
+    Api::namespaced_with(client.clone(), namespace, &resource)
+}

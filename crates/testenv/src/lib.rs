@@ -40,7 +40,7 @@ use std::time::Duration;
 
 pub use audit::{Audit, AuditError, AuditEvent, AuditLog, AuditMark};
 pub use control_plane::{ADMIN_USER, ControlPlane, ExitReport, Tier, UNPRIVILEGED_USER};
-pub use crds::{crd_api, open_crd};
+pub use crds::{api_for, crd_api, open_crd};
 pub use git_servers::{Content, GitServers, commit_files, run_git};
 pub use harness::{TestContext, run, run_in, shared};
 pub use kubeconfig::client_from;
