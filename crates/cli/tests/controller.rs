@@ -66,7 +66,7 @@ async fn the_controller_syncs_an_application_serves_its_endpoints_and_stops_on_s
             .arg("--kubeconfig")
             .arg(&ctx.capstan_kubeconfig)
             .args(["--http-addr", &format!("127.0.0.1:{port}")])
-            .args(["--namespace", &ns])
+            .args(["--namespace", &ns, "--poll-interval", "1s"])
             .arg("--git-cache")
             .arg(&git_cache)
             .stdout(Stdio::null())
@@ -133,6 +133,16 @@ async fn the_controller_syncs_an_application_serves_its_endpoints_and_stops_on_s
             counted("capstan_apply_results_total{action=\"created\"}"),
             "{metrics}"
         );
+        let synced_healthy = "capstan_applications{sync=\"Synced\",health=\"Healthy\"} 1";
+        eventually(
+            "the Applications gauge",
+            Duration::from_secs(30),
+            || async {
+                let metrics = http_get(port, "/metrics").await?;
+                Ok(metrics.lines().any(|l| l == synced_healthy).then_some(()))
+            },
+        )
+        .await?;
 
         let pid = controller
             .id()

@@ -2,13 +2,14 @@
 //! noticed. Every interval, one check per (repository, credentials, revision) in use — shared by
 //! every Application that uses it — asks the git cache what the revision points at (a ref
 //! listing; a fetch only when it moved), and wakes each Application whose last compared commit
-//! is not that one.
+//! is not that one. Each tick also recounts the Applications by sync and health for the metrics.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use capstan_api::application::Application;
+use capstan_api::{HealthStatus, SyncStatus};
 use kube::runtime::reflector::{ObjectRef, Store};
 use tokio::sync::mpsc;
 
@@ -34,6 +35,7 @@ pub async fn run(
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
+        ctx.metrics.set_applications(&statuses(&applications));
         for moved in moved(&ctx, &applications).await {
             if wake.send(moved).await.is_err() {
                 return;
@@ -74,6 +76,25 @@ async fn moved(ctx: &Context, applications: &Store<Application>) -> Vec<ObjectRe
         );
     }
     out
+}
+
+/// Each Application's sync and health, for the `capstan_applications` gauge (recounted on every
+/// tick of the poll).
+fn statuses(applications: &Store<Application>) -> Vec<(SyncStatus, HealthStatus)> {
+    applications
+        .state()
+        .iter()
+        .map(|app| {
+            let status = app.status.as_ref();
+            let sync = status
+                .and_then(|s| s.sync.as_ref())
+                .map_or(SyncStatus::Unknown, |s| s.status);
+            let health = status
+                .and_then(|s| s.health.as_ref())
+                .map_or(HealthStatus::Unknown, |h| h.status);
+            (sync, health)
+        })
+        .collect()
 }
 
 /// The commit an Application last compared, from its status.
