@@ -170,6 +170,11 @@ pub fn build_supervisor() -> anyhow::Result<PathBuf> {
 
 /// Where cargo puts the `capstan-testenv` supervisor.
 fn supervisor_path() -> anyhow::Result<PathBuf> {
+    debug_binary("capstan-testenv")
+}
+
+/// Where cargo puts the debug build of the workspace binary `name`.
+pub fn debug_binary(name: &str) -> anyhow::Result<PathBuf> {
     let metadata = cargo_metadata::MetadataCommand::new()
         .no_deps()
         .current_dir(workspace_root())
@@ -178,7 +183,7 @@ fn supervisor_path() -> anyhow::Result<PathBuf> {
     Ok(metadata
         .target_directory
         .join("debug")
-        .join("capstan-testenv")
+        .join(name)
         .into_std_path_buf())
 }
 
@@ -187,6 +192,10 @@ pub fn spawn_supervisor(state: &Path, workloads: bool, detached: bool) -> anyhow
     let bin_dir = build()?;
     let supervisor = build_supervisor()?;
     std::fs::create_dir_all(state)?;
+    // A supervisor that was killed leaves its `ready` behind; waiting must not take it for ours.
+    for stale in ["ready", "error"] {
+        let _ = std::fs::remove_file(state.join(stale));
+    }
     let mut command = if detached {
         // Its own session: it outlives this command and ignores the terminal's Ctrl-C.
         let log = std::fs::File::create(state.join("supervisor.log"))?;
