@@ -113,11 +113,6 @@ impl LiveCache {
         Ok(found)
     }
 
-    /// How many resource types are watched.
-    pub async fn watched(&self) -> usize {
-        self.watched.lock().await.len()
-    }
-
     /// The store of `resource`, its reflector started (and its first LIST done) on first use.
     async fn store(&self, resource: &Resource) -> Result<Store<DynamicObject>, ClusterError> {
         let id = format!("{}/{}", resource.api.api_version, resource.api.plural);

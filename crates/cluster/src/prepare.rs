@@ -32,6 +32,11 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// The version of its apiVersion (`v1` of `apps/v1`).
+    pub fn version(&self) -> &str {
+        self.api_version.rsplit('/').next().unwrap_or_default()
+    }
+
     /// The object's identity and API resource, once the resource is known.
     pub fn located(&self) -> Option<(ObjectKey, Resource)> {
         Some((self.key.clone(), self.resource.clone()?))

@@ -51,10 +51,7 @@ pub async fn departed(
     let mut out = Departed::default();
     let mut wanted: Vec<(ObjectKey, Resource)> = Vec::new();
     for (key, version) in previous.departed(desired) {
-        let api_version = match key.group.as_str() {
-            "" => version,
-            group => format!("{group}/{version}"),
-        };
+        let api_version = key.api_version(&version);
         match catalog.resolve(&api_version, &key.kind) {
             Some(resource) => wanted.push((key, resource)),
             None => {

@@ -197,9 +197,8 @@ impl Run {
         let pruned = outcomes.iter().filter(|o| o.action == Action::Pruned);
         forgotten.extend(pruned.map(|o| o.key.clone()));
         let records = self.prepared.iter().map(|p| {
-            let version = p.api_version.rsplit('/').next().unwrap_or_default();
             let record = Record {
-                version: version.to_owned(),
+                version: p.version().to_owned(),
                 applied: self.fingerprints.get(&p.key).cloned(),
             };
             (p.key.clone(), record)

@@ -79,11 +79,8 @@ impl Progress {
             Stage::Apply(n) | Stage::Established(n) => Some(step_rank(run, self.cursor.wave, n)),
             _ => None,
         };
-        let versions: HashMap<&ObjectKey, &str> = run
-            .prepared
-            .iter()
-            .map(|p| (&p.key, p.api_version.rsplit('/').next().unwrap_or_default()))
-            .collect();
+        let versions: HashMap<&ObjectKey, &str> =
+            run.prepared.iter().map(|p| (&p.key, p.version())).collect();
         let resources = self
             .outcome
             .objects

@@ -87,15 +87,21 @@ pub async fn changed(
     at_most: Duration,
 ) {
     let label = format!("{APP_LABEL}={}", app_label_value(app.as_str()));
-    let mut scopes: Vec<(&Resource, &str)> = objects
+    // One watch per resource type and namespace.
+    let scopes: std::collections::BTreeMap<(&str, &str, &str), &Resource> = objects
         .iter()
-        .map(|(key, resource)| (resource, key.namespace.as_str()))
+        .map(|(key, r)| {
+            (
+                (
+                    r.api.api_version.as_str(),
+                    r.api.plural.as_str(),
+                    key.namespace.as_str(),
+                ),
+                r,
+            )
+        })
         .collect();
-    scopes.sort_by(|a, b| (&a.0.api.plural, a.1).cmp(&(&b.0.api.plural, b.1)));
-    scopes.dedup_by(|a, b| {
-        a.0.api.api_version == b.0.api.api_version && a.0.api.plural == b.0.api.plural && a.1 == b.1
-    });
-    let streams = scopes.into_iter().map(|(resource, namespace)| {
+    let streams = scopes.into_iter().map(|((_, _, namespace), resource)| {
         let api = live::api(client, resource, namespace);
         let mut initialized = false;
         watcher(api, watcher::Config::default().labels(&label))

@@ -74,10 +74,13 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
 
 /// One reconcile of an Application that exists.
 async fn apply(app: Arc<Application>, ctx: &Context) -> Result<Action, ReconcileError> {
-    let (Some(namespace), Some(name)) = (&app.metadata.namespace, &app.metadata.name) else {
+    let (Some(namespace), Some(name), Some(id)) = (
+        &app.metadata.namespace,
+        &app.metadata.name,
+        stages::app_id(&app),
+    ) else {
         return Err(ReconcileError::Unnamed);
     };
-    let id = AppId::parse(&format!("{namespace}/{name}")).map_err(|_| ReconcileError::Unnamed)?;
     let started = std::time::Instant::now();
     let (outcome, requeue) = pipeline(ctx, &app, &id).await;
     record(ctx, &outcome, started.elapsed());
@@ -334,35 +337,14 @@ fn changed_applications(
     })
 }
 
-/// Counts the reconcile and what its sync did.
+/// Counts the reconcile (its sync's apply results are counted where they happen, in
+/// `stages::sync`).
 fn record(ctx: &Context, outcome: &ReconcileOutcome, took: Duration) {
     let (result, reason) = match &outcome.failure {
         Some(failure) => (ReconcileResult::Error, Some(failure.reason)),
         None => (ReconcileResult::Success, None),
     };
     ctx.metrics.record_reconcile(result, reason, took);
-    let results = outcome
-        .operation
-        .as_ref()
-        .and_then(|op| op.sync_result.as_ref());
-    for resource in results.map(|r| r.resources.as_slice()).unwrap_or_default() {
-        ctx.metrics.record_apply(action_of(resource));
-    }
-}
-
-/// The engine's action for a recorded result.
-fn action_of(result: &capstan_api::ResourceResult) -> capstan_core::outcome::Action {
-    use capstan_api::{ResourceAction, ResultStatus};
-    use capstan_core::outcome::Action;
-    match (result.status, result.action) {
-        (ResultStatus::SyncFailed, _) => Action::Failed,
-        (ResultStatus::PruneSkipped, _) => Action::PruneSkipped,
-        (ResultStatus::PruneRequired, _) => Action::PruneRequired,
-        (ResultStatus::Pruned, _) | (_, Some(ResourceAction::Pruned)) => Action::Pruned,
-        (_, Some(ResourceAction::Created | ResourceAction::Recreated)) => Action::Created,
-        (_, Some(ResourceAction::Configured)) => Action::Configured,
-        (_, Some(ResourceAction::Unchanged) | None) => Action::Unchanged,
-    }
 }
 
 /// The Applications whose source credentials are `secret` (a rotated password is used at once).

@@ -121,48 +121,52 @@ pub async fn waiting_for(
 /// Deletes every object of `app`'s inventory that `app` owns (checked on each object by
 /// `delete_owned`); objects of kinds no longer served, and objects already gone, are skipped.
 pub async fn delete_objects(ctx: &Context, app: &Application) -> Result<(), Failure> {
-    let (namespace, name) = (
-        app.metadata.namespace.as_deref().unwrap_or_default(),
-        app.metadata.name.as_deref().unwrap_or_default(),
-    );
-    let id = AppId::parse(&format!("{namespace}/{name}"))
-        .map_err(|err| failure(Reason::InvalidManifest, err.to_string(), false))?;
+    let id = app_id(app).ok_or_else(|| {
+        failure(
+            Reason::InvalidManifest,
+            "the Application has no name".into(),
+            false,
+        )
+    })?;
     let entries = app
         .status
         .as_ref()
         .map(|s| s.inventory.clone())
         .unwrap_or_default();
-    for entry in entries {
-        let api_version = match entry.group.as_str() {
-            "" => entry.version.clone(),
-            group => format!("{group}/{}", entry.version),
-        };
-        let resolved = ctx.catalog.resolve(&api_version, &entry.kind).await;
-        let resolved = resolved.map_err(|err| failure(err.reason(), err.to_string(), true))?;
-        let Some(resource) = resolved else {
+    let inventory = Inventory::from_entries(entries)
+        .map_err(|err| failure(Reason::InventoryReadFailed, err.to_string(), false))?;
+    let writer = writer(ctx, app)?;
+    let error = |err: capstan_cluster::ClusterError| failure(err.reason(), err.to_string(), true);
+    for (key, version) in inventory.iter() {
+        let resolved = ctx
+            .catalog
+            .resolve(&key.api_version(version), &key.kind)
+            .await;
+        let Some(resource) = resolved.map_err(error)? else {
             continue;
         };
-        let key = ObjectKey {
-            group: entry.group,
-            kind: entry.kind,
-            namespace: entry.namespace,
-            name: entry.name,
-        };
-        let error =
-            |err: capstan_cluster::ClusterError| failure(err.reason(), err.to_string(), true);
-        let Some(live) = capstan_cluster::live::get(&ctx.client, &key, &resource)
+        let Some(live) = capstan_cluster::live::get(&writer, key, &resource)
             .await
             .map_err(error)?
         else {
             continue;
         };
-        let objects = capstan_cluster::live::api(&ctx.client, &resource, &key.namespace);
-        match capstan_cluster::delete::delete_owned(&objects, &id, &key, &live).await {
+        let objects = capstan_cluster::live::api(&writer, &resource, &key.namespace);
+        match capstan_cluster::delete::delete_owned(&objects, &id, key, &live).await {
             Ok(_) | Err(capstan_cluster::delete::DeleteError::NotOwned { .. }) => {}
             Err(err) => return Err(failure(err.reason(), err.to_string(), true)),
         }
     }
     Ok(())
+}
+
+/// The Application's id, `namespace/name`, when it has both.
+pub fn app_id(app: &Application) -> Option<AppId> {
+    let (namespace, name) = (
+        app.metadata.namespace.as_ref()?,
+        app.metadata.name.as_ref()?,
+    );
+    AppId::parse(&format!("{namespace}/{name}")).ok()
 }
 
 /// The Application's objects at `revision` (default: its target revision).
@@ -259,7 +263,7 @@ pub fn object_states(
         .map(|(p, c)| {
             let health = live.get(&p.key).map(assess);
             ObjectState {
-                object: p.key.entry(version_of(&p.api_version)),
+                object: p.key.entry(p.version()),
                 sync: match c.diff.state {
                     DiffState::Unchanged => SyncStatus::Synced,
                     _ => SyncStatus::OutOfSync,
@@ -356,6 +360,9 @@ pub async fn sync(
             Step::Requeue { after } => break Some(after),
         }
     };
+    for object in &progress.outcome.objects {
+        ctx.metrics.record_apply(object.action);
+    }
     let now = now();
     let inventory = run
         .next_inventory(previous, &progress.outcome.objects)
@@ -394,8 +401,4 @@ fn destination_namespace(app: &Application) -> String {
         .clone()
         .or_else(|| app.metadata.namespace.clone())
         .unwrap_or_else(|| "default".to_owned())
-}
-
-fn version_of(api_version: &str) -> &str {
-    api_version.rsplit('/').next().unwrap_or_default()
 }

@@ -57,6 +57,15 @@ impl ObjectKey {
         })
     }
 
+    /// The apiVersion of this object's kind at `version`: `group/version`, or `version` for the
+    /// core group.
+    pub fn api_version(&self, version: &str) -> String {
+        match self.group.as_str() {
+            "" => version.to_owned(),
+            group => format!("{group}/{version}"),
+        }
+    }
+
     /// The inventory entry of this object applied with `version`, without fingerprints.
     pub fn entry(&self, version: &str) -> capstan_api::InventoryEntry {
         capstan_api::InventoryEntry {
