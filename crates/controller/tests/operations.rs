@@ -4,7 +4,7 @@
 
 mod common;
 
-use capstan_api::application::{Application, ConditionStatus, ConditionType};
+use capstan_api::application::{Application, ConditionStatus};
 use capstan_testenv::{Content, GitServers, Tier, commit_files, run};
 use common::*;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -22,12 +22,7 @@ async fn a_pushed_commit_is_synced_within_the_poll_interval_without_a_refresh() 
         let apps: Api<Application> = Api::namespaced(ctx.client.clone(), &ns);
         let app = application(&ns, "web", &url, json!({"automated": {"prune": true}}))?;
         apps.create(&PostParams::default(), &app).await?;
-        let revision = |app: &Application| {
-            app.status
-                .as_ref()
-                .and_then(|s| s.sync.as_ref())
-                .and_then(|s| s.revision.clone())
-        };
+        let revision = |app: &Application| sync(app).and_then(|s| s.revision.clone());
         until(&apps, "web", "the first sync", |app| {
             revision(app).is_some()
         })
@@ -147,16 +142,8 @@ async fn credentials_rotate_a_wrong_password_is_reported_and_a_stranger_reads_no
                 name: "alice".into(),
             });
             apps.create(&PostParams::default(), &web).await?;
-            let ready_reason = |app: &Application| {
-                app.status
-                    .as_ref()
-                    .and_then(|s| s.condition(ConditionType::Ready))
-                    .map(|c| (c.status, c.reason))
-            };
-            let ready = |app: &Application| {
-                ready_reason(app).is_some_and(|(s, _)| s == ConditionStatus::True)
-            };
-            until(&apps, "web", "web Ready", ready).await?;
+            let ready_reason = |app: &Application| ready(app).map(|c| (c.status, c.reason));
+            until(&apps, "web", "web Ready", is_ready).await?;
 
             // Rotation: the server and the Secret change; a new commit is still synced.
             servers.set_http_user(&user, "second-pass-2")?;
@@ -174,12 +161,8 @@ async fn credentials_rotate_a_wrong_password_is_reported_and_a_stranger_reads_no
                 "debug",
             )?;
             until(&apps, "web", "the commit after the rotation", |app| {
-                app.status
-                    .as_ref()
-                    .and_then(|s| s.sync.as_ref())
-                    .and_then(|s| s.revision.as_deref())
-                    == Some(second.as_str())
-                    && ready(app)
+                sync(app).and_then(|s| s.revision.as_deref()) == Some(second.as_str())
+                    && is_ready(app)
             })
             .await?;
 
@@ -199,9 +182,8 @@ async fn credentials_rotate_a_wrong_password_is_reported_and_a_stranger_reads_no
                     ))
             })
             .await?;
-            let message = refused
-                .status
-                .and_then(|s| s.condition(ConditionType::Ready).cloned())
+            let message = ready(&refused)
+                .cloned()
                 .map(|c| c.message)
                 .unwrap_or_default();
             assert!(
@@ -281,12 +263,12 @@ async fn writes_go_through_the_applications_service_account_and_stop_where_it_ha
         app.spec.destination.service_account_name = Some("deployer".into());
         apps.create(&PostParams::default(), &app).await?;
         let refused = until(&apps, "web", "Ready=False, Forbidden", |app| {
-            app.status.as_ref().and_then(|s| s.condition(ConditionType::Ready)).is_some_and(|c| {
+            ready(app).is_some_and(|c| {
                 c.status == ConditionStatus::False && c.reason == capstan_api::Reason::Forbidden
             })
         })
         .await?;
-        let message = refused.status.and_then(|s| s.condition(ConditionType::Ready).cloned()).map(|c| c.message).unwrap_or_default();
+        let message = ready(&refused).cloned().map(|c| c.message).unwrap_or_default();
         assert!(message.contains("elsewhere"), "{message}");
         let there: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &other);
         assert!(there.get_opt("elsewhere").await?.is_none(), "applied where the account has no rights");

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use capstan_api::application::{Application, ConditionStatus, ConditionType};
+use capstan_api::application::{Application, ConditionStatus};
 use capstan_api::{HealthStatus, REFRESH_ANNOTATION, SyncStatus};
 use capstan_testenv::{Content, Tier, commit_files, run};
 use common::*;
@@ -37,17 +37,11 @@ async fn an_application_for_a_private_repository_becomes_synced_healthy_and_read
         let app = application(&ns, "web", &url, policy)?;
         apps.create(&PostParams::default(), &app).await?;
 
-        let ready = |app: &Application| {
-            app.status.as_ref().is_some_and(|s| {
-                s.condition(ConditionType::Ready)
-                    .is_some_and(|c| c.status == ConditionStatus::True)
-            })
-        };
-        let synced = until(&apps, "web", "Ready=True", ready).await?;
+        let synced = until(&apps, "web", "Ready=True", is_ready).await?;
         let status = synced.status.context("status")?;
-        let sync = status.sync.clone().context("sync")?;
+        let summary = status.sync.clone().context("sync")?;
         assert_eq!(
-            (sync.status, sync.revision.as_deref()),
+            (summary.status, summary.revision.as_deref()),
             (SyncStatus::Synced, Some(first.as_str()))
         );
         assert_eq!(status.health.map(|h| h.status), Some(HealthStatus::Healthy));
@@ -84,12 +78,7 @@ async fn an_application_for_a_private_repository_becomes_synced_healthy_and_read
         apps.patch("web", &PatchParams::default(), &Patch::Merge(&refresh))
             .await?;
         until(&apps, "web", "the second commit synced", |app| {
-            app.status
-                .as_ref()
-                .and_then(|s| s.sync.as_ref())
-                .and_then(|s| s.revision.as_deref())
-                == Some(second.as_str())
-                && ready(app)
+            sync(app).and_then(|s| s.revision.as_deref()) == Some(second.as_str()) && is_ready(app)
         })
         .await?;
         assert_eq!(
@@ -115,13 +104,9 @@ async fn a_requested_sync_runs_once_is_recorded_and_a_broken_commit_changes_noth
         let app = application(&ns, "manual", &url, json!(null))?;
         apps.create(&PostParams::default(), &app).await?;
         until(&apps, "manual", "OutOfSync at the first commit", |app| {
-            app.status
-                .as_ref()
-                .and_then(|s| s.sync.as_ref())
-                .is_some_and(|s| {
-                    s.status == SyncStatus::OutOfSync
-                        && s.revision.as_deref() == Some(first.as_str())
-                })
+            sync(app).is_some_and(|s| {
+                s.status == SyncStatus::OutOfSync && s.revision.as_deref() == Some(first.as_str())
+            })
         })
         .await?;
         let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
@@ -174,20 +159,13 @@ async fn a_requested_sync_runs_once_is_recorded_and_a_broken_commit_changes_noth
             "manual",
             "Ready=False for the broken commit",
             |app| {
-                app.status
-                    .as_ref()
-                    .and_then(|s| s.condition(ConditionType::Ready))
-                    .is_some_and(|c| {
-                        c.status == ConditionStatus::False && c.message.contains("settings.yaml")
-                    })
+                ready(app).is_some_and(|c| {
+                    c.status == ConditionStatus::False && c.message.contains("settings.yaml")
+                })
             },
         )
         .await?;
-        let ready = failed
-            .status
-            .as_ref()
-            .and_then(|s| s.condition(ConditionType::Ready))
-            .cloned();
+        let ready = ready(&failed).cloned();
         assert_eq!(
             ready.map(|c| c.reason),
             Some(capstan_api::Reason::RenderFailed)
@@ -242,10 +220,7 @@ async fn without_self_heal_a_deleted_object_is_reported_out_of_sync_and_not_recr
             maps.delete("settings", &Default::default()).await?;
             let started = tokio::time::Instant::now();
             until(&apps, "web", "OutOfSync", |app| {
-                app.status
-                    .as_ref()
-                    .and_then(|s| s.sync.as_ref())
-                    .is_some_and(|s| s.status == SyncStatus::OutOfSync)
+                sync(app).is_some_and(|s| s.status == SyncStatus::OutOfSync)
             })
             .await?;
             assert!(
@@ -295,12 +270,7 @@ async fn a_dependent_application_waits_for_its_dependency_then_syncs_within_seco
             &app("b", &later, json!([{"name": "a"}]))?,
         )
         .await?;
-        let ready_reason = |app: &Application| {
-            app.status
-                .as_ref()
-                .and_then(|s| s.condition(ConditionType::Ready))
-                .map(|c| (c.status, c.reason))
-        };
+        let ready_reason = |app: &Application| ready(app).map(|c| (c.status, c.reason));
         let waiting = until(&apps, "b", "b waiting for a", |app| {
             ready_reason(app)
                 == Some((

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use capstan_api::application::{Application, ConditionStatus, ConditionType};
+use capstan_api::application::{
+    Application, Condition, ConditionStatus, ConditionType, SyncSummary,
+};
 use capstan_controller::context::Context;
 use capstan_controller::reconcile;
 use capstan_testenv::{Content, GitServers, TestContext, commit_files};
@@ -26,6 +28,21 @@ pub fn settings(level: &str) -> String {
 }
 
 pub const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {app: web}\n  ports:\n  - {port: 80}\n";
+
+/// The Ready condition of `app`, when it has one.
+pub fn ready(app: &Application) -> Option<&Condition> {
+    app.status.as_ref()?.condition(ConditionType::Ready)
+}
+
+/// Whether `app` is Ready=True.
+pub fn is_ready(app: &Application) -> bool {
+    ready(app).is_some_and(|c| c.status == ConditionStatus::True)
+}
+
+/// What `app`'s status says of its sync: status, revision, subject.
+pub fn sync(app: &Application) -> Option<&SyncSummary> {
+    app.status.as_ref()?.sync.as_ref()
+}
 
 /// Waits until `check` holds for the Application, failing with its last status.
 pub async fn until(
@@ -135,10 +152,7 @@ pub async fn synced_app(
     let app = application(&ns, "web", &url, json!({"automated": automated}))?;
     apps.create(&PostParams::default(), &app).await?;
     until(&apps, "web", "Ready=True", |app| {
-        app.status
-            .as_ref()
-            .and_then(|s| s.condition(ConditionType::Ready))
-            .is_some_and(|c| c.status == ConditionStatus::True)
+        ready(app).is_some_and(|c| c.status == ConditionStatus::True)
     })
     .await?;
     Ok((apps, stop))
