@@ -37,6 +37,10 @@ pub struct OperationState {
     /// (`docs/sync.md` lists them); absent outside a step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<u8>,
+    /// Who started the operation: a user, or the controller itself (automated sync, self-heal,
+    /// retry). Kept while the operation runs so that its history entry names them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiated_by: Option<crate::application::InitiatedBy>,
     /// How many times the operation was retried after a retryable failure.
     #[serde(default)]
     pub retry_count: u32,
@@ -188,6 +192,10 @@ mod tests {
             wave: Some(-1),
             step: Some(2),
             retry_count: 0,
+            initiated_by: Some(crate::application::InitiatedBy {
+                username: "jane".into(),
+                automated: false,
+            }),
             sync_result: Some(SyncResult {
                 revision: "0123456789abcdef0123456789abcdef01234567".into(),
                 resources: vec![ResourceResult {
@@ -223,6 +231,7 @@ mod tests {
                 "wave": -1,
                 "step": 2,
                 "retryCount": 0,
+                "initiatedBy": {"username": "jane"},
                 "syncResult": {
                     "revision": "0123456789abcdef0123456789abcdef01234567",
                     "resources": [{"group": "apps", "version": "v1", "kind": "Deployment",

@@ -4,21 +4,11 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use capstan_testenv::{Content, GitServers, Tier, commit_files, run};
-use common::{capstan_cmd, eventually};
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use capstan_testenv::{Content, Tier, run};
+use common::{capstan_cmd, eventually, free_port};
 use serde_json::json;
-
-/// A free loopback port.
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
 
 /// The body of `GET http://127.0.0.1:<port><path>` and its status line.
 async fn http_get(port: u16, path: &str) -> anyhow::Result<String> {
@@ -36,60 +26,13 @@ async fn the_controller_syncs_an_application_serves_its_endpoints_and_stops_on_s
 -> anyhow::Result<()> {
     run(Tier::ApiServer, "controller-binary", |ctx| async move {
         let ns = ctx.namespace.clone();
-        let crds = capstan_testenv::crd_api(&ctx.client);
-        let setup = PatchParams::apply("test-setup").force();
-        let crd = capstan_api::crd::application_crd();
-        crds.patch("applications.capstan.dev", &setup, &Patch::Apply(crd))
-            .await?;
-
-        let servers = GitServers::shared().await?;
-        let repo_name = format!("{ns}.git");
-        let repo = servers.create_repo(&repo_name)?;
         let cm =
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  LEVEL: info\n";
-        let sha = commit_files(
-            &repo,
-            "main",
-            &[("app/settings.yaml", Content::File(cm))],
-            "one",
-        )?;
-        let (user, password) = servers.http_credentials();
-        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-        let secret = serde_json::from_value(json!({"metadata": {"name": "repo"},
-            "stringData": {"username": user, "password": password}}))?;
-        secrets.create(&PostParams::default(), &secret).await?;
-
+        let files = [("app/settings.yaml", Content::File(cm))];
+        let policy = json!({"automated": {"prune": true}});
+        let (_repo, sha, _apps) = common::private_application(&ctx, &files, policy).await?;
         let port = free_port()?;
-        let git_cache = servers.dir().join("controller-binary").join(&ns);
-        let mut controller = tokio::process::Command::new(env!("CARGO_BIN_EXE_capstan"))
-            .arg("controller")
-            .arg("--kubeconfig")
-            .arg(&ctx.capstan_kubeconfig)
-            .args(["--http-addr", &format!("127.0.0.1:{port}")])
-            .args(["--namespace", &ns, "--poll-interval", "1s"])
-            .arg("--git-cache")
-            .arg(&git_cache)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
-
-        let apps = common::api(
-            &ctx,
-            &ns,
-            "capstan.dev",
-            "v1alpha1",
-            "Application",
-            "applications",
-        );
-        let app = json!({"apiVersion": "capstan.dev/v1alpha1", "kind": "Application",
-            "metadata": {"name": "web", "namespace": ns},
-            "spec": {"source": {"repoURL": servers.http_url(&repo_name), "targetRevision": "main",
-                    "path": "app", "secretRef": {"name": "repo"}},
-                "destination": {"namespace": ns},
-                "syncPolicy": {"automated": {"prune": true}}}});
-        apps.create(&PostParams::default(), &serde_json::from_value(app)?)
-            .await?;
+        let mut controller = common::spawn_controller(&ctx, "controller-binary", port).await?;
 
         let get = || async {
             let output = capstan_cmd(&ctx, &["get", "applications", "-n", &ns])

@@ -12,10 +12,12 @@ use tokio::sync::RwLock;
 
 use crate::error::ClusterError;
 
-/// The resources the cluster serves.
+/// The resources the cluster serves. Cloning is cheap: clones share the discovered data until
+/// one of them refreshes.
+#[derive(Clone)]
 pub struct Catalog {
     client: Client,
-    discovery: Discovery,
+    discovery: Arc<Discovery>,
 }
 
 /// Where an object lives in the API.
@@ -37,7 +39,7 @@ impl Catalog {
             .map_err(ClusterError::Discovery)?;
         Ok(Catalog {
             client: client.clone(),
-            discovery,
+            discovery: Arc::new(discovery),
         })
     }
 
@@ -118,6 +120,12 @@ impl SharedCatalog {
     /// [`SharedCatalog::resolve`] first so that a miss refreshes it.
     pub async fn read(&self) -> tokio::sync::RwLockReadGuard<'_, Catalog> {
         tokio::sync::RwLockReadGuard::map(self.inner.read().await, |r| &r.catalog)
+    }
+
+    /// A copy of the catalog as it is now, for a sync that may refresh its own copy (after it
+    /// creates CRDs) without holding the shared one.
+    pub async fn snapshot(&self) -> Catalog {
+        self.inner.read().await.catalog.clone()
     }
 
     /// How many times a miss refreshed the catalog.

@@ -102,6 +102,7 @@ impl Progress {
             wave: run.plan.waves.get(self.cursor.wave).map(|w| w.wave),
             step,
             retry_count: 0,
+            initiated_by: None,
             sync_result: Some(SyncResult {
                 revision: revision.to_owned(),
                 resources,
@@ -257,7 +258,8 @@ pub fn waiting_on(run: &Run, cursor: Cursor) -> Vec<(ObjectKey, crate::Resource)
         Stage::Established(n) => located(step_objects(run, cursor.wave, n)),
         Stage::Healthy => {
             let wave = &run.plan.waves[cursor.wave];
-            located(wave.apply.iter().flatten().map(|&i| &run.prepared[i]))
+            let objects = wave.apply.iter().flatten().chain(&wave.held);
+            located(objects.map(|&i| &run.prepared[i]))
         }
         _ => Vec::new(),
     }

@@ -173,6 +173,7 @@ mod tests {
             wave: None,
             step: None,
             retry_count: 0,
+            initiated_by: None,
             sync_result: Some(SyncResult {
                 revision: "4f2c1e0aa".into(),
                 resources: Vec::new(),

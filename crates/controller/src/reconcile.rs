@@ -14,6 +14,7 @@ use capstan_core::inventory::Inventory;
 use capstan_core::tracking::AppId;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Resource;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
@@ -172,19 +173,21 @@ async fn pipeline(ctx: &Context, app: &Application, id: &AppId) -> (ReconcileOut
             .any(|o| o.sync != capstan_api::SyncStatus::Synced);
         outcome.objects = Some(objects);
         let decision = match requested {
-            Some((operation, by)) => Decision::Sync(operation, by, 0),
+            Some((operation, by)) => Decision::Sync(operation, by, 0, None),
             None => wanted_sync(app, &sha, out_of_sync),
         };
-        let (operation, by, retries) = match decision {
-            Decision::Sync(operation, by, retries) => (operation, by, retries),
+        let (operation, by, retries, resumed) = match decision {
+            Decision::Sync(operation, by, retries, resumed) => (operation, by, retries, resumed),
             Decision::Later(after) => return Ok(Did::Wait(after)),
             Decision::Nothing => return Ok(Did::Nothing),
         };
         let parts = (prepared, live, comparison);
-        let started = stages::now();
+        // A sync that waited (or whose controller restarted) keeps the start it was recorded with.
+        let started = resumed.unwrap_or_else(stages::now);
         let mut synced =
             stages::sync(ctx, app, id, parts, &previous, operation, &sha, started).await?;
         synced.operation.retry_count = retries;
+        synced.operation.initiated_by = Some(by.clone());
         Ok(Did::Sync(Box::new(synced), by))
     }
     .await;
@@ -246,8 +249,9 @@ enum Did {
 
 /// Whether to sync now, later, or not.
 enum Decision {
-    /// Sync this operation, as asked by this initiator; the number of the retry (0: first try).
-    Sync(Operation, InitiatedBy, u32),
+    /// Sync this operation, as asked by this initiator; the number of the retry (0: first try);
+    /// when the sync resumes one still running, the time it started.
+    Sync(Operation, InitiatedBy, u32, Option<Time>),
     /// A failed sync will be retried after this long.
     Later(Duration),
     /// Nothing to do.
@@ -261,8 +265,9 @@ fn wanted_sync(app: &Application, revision: &str, out_of_sync: bool) -> Decision
     let status = app.status.as_ref();
     let last = status.and_then(|s| s.operation_state.as_ref());
     if let Some(running) = last.filter(|op| op.phase == OperationPhase::Running) {
-        let by = InitiatedBy::default();
-        return Decision::Sync(running.operation.clone(), by, running.retry_count);
+        let by = running.initiated_by.clone().unwrap_or_default();
+        let started = Some(running.started_at.clone());
+        return Decision::Sync(running.operation.clone(), by, running.retry_count, started);
     }
     let Some(policy) = app.spec.sync_policy.as_ref() else {
         return Decision::Nothing;
@@ -283,7 +288,7 @@ fn wanted_sync(app: &Application, revision: &str, out_of_sync: bool) -> Decision
         });
         match retry::decide(policy.retry.as_ref(), failed, since) {
             retry::Retry::Now { attempt } => {
-                return Decision::Sync(failed.operation.clone(), by, attempt);
+                return Decision::Sync(failed.operation.clone(), by, attempt, None);
             }
             retry::Retry::After(wait) => return Decision::Later(wait),
             retry::Retry::No => {}
@@ -301,7 +306,7 @@ fn wanted_sync(app: &Application, revision: &str, out_of_sync: bool) -> Decision
             dry_run: false,
             sync_options: Vec::new(),
         };
-        return Decision::Sync(operation, by, 0);
+        return Decision::Sync(operation, by, 0, None);
     }
     Decision::Nothing
 }

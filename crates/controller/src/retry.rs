@@ -92,6 +92,7 @@ mod tests {
             wave: None,
             step: None,
             retry_count: retries,
+            initiated_by: None,
             sync_result: None,
         }
     }

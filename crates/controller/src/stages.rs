@@ -342,12 +342,12 @@ pub async fn sync(
             requeue: None,
         });
     }
-    let mut catalog = capstan_cluster::Catalog::discover(&ctx.client)
-        .await
-        .map_err(|err| failure(err.reason(), err.to_string(), err.is_retryable()))?;
+    // Every write is made as the Application's service account, never as the controller.
+    let writer = writer(ctx, app)?;
+    let mut catalog = ctx.catalog.snapshot().await;
     let requeue = loop {
         match step(
-            &ctx.client,
+            &writer,
             &mut catalog,
             &mut run,
             &mut progress,

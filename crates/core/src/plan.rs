@@ -109,6 +109,9 @@ pub struct Wave {
     pub apply: Vec<Vec<usize>>,
     /// Objects pruned after the applies of this wave, in order.
     pub prune: Vec<usize>,
+    /// Objects of this wave that are not applied (in `Plan::skipped`) but whose health the wave
+    /// still waits on before the next one starts.
+    pub held: Vec<usize>,
 }
 
 /// What one sync does.
@@ -179,6 +182,9 @@ pub fn plan(desired: &[Desired], leaving: &[Leaving]) -> Plan {
         } else {
             wave_entry(&mut out.waves, leaving[i].wave).prune.push(i);
         }
+    }
+    for &i in &out.skipped {
+        wave_entry(&mut out.waves, desired[i].wave).held.push(i);
     }
     out.waves.sort_by_key(|w| w.wave);
     out

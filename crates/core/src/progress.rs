@@ -105,6 +105,7 @@ mod tests {
                     wave: i as i64,
                     apply: vec![vec![0]; steps],
                     prune: vec![0; prunes],
+                    held: Vec::new(),
                 })
                 .collect(),
             prune_last: vec![0; prune_last],

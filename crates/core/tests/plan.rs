@@ -1,6 +1,6 @@
 //! Data-driven tests of the sync plan: each case lists objects as `Kind/name[@wave][!options]`
-//! (`=` marks an object already in sync, `-` an object leaving the desired set) and the plan
-//! printed one wave per line.
+//! (`=` marks an object already in sync, `~` one in sync and known unchanged since its last
+//! apply, `-` an object leaving the desired set) and the plan printed one wave per line.
 
 #![allow(clippy::unwrap_used)] // test helpers: a malformed case should fail loudly
 
@@ -29,7 +29,10 @@ fn key(kind: &str, name: &str) -> ObjectKey {
 /// Parses `[-|=]Kind/name[@wave][!Opt=v,…]`.
 fn object(spec: &str, app: SyncOptions) -> (bool, Desired) {
     let (leaving, spec) = spec.strip_prefix('-').map_or((false, spec), |s| (true, s));
-    let (in_sync, spec) = spec.strip_prefix('=').map_or((false, spec), |s| (true, s));
+    let (known_unchanged, spec) = spec.strip_prefix('~').map_or((false, spec), |s| (true, s));
+    let (in_sync, spec) = spec
+        .strip_prefix('=')
+        .map_or((known_unchanged, spec), |s| (true, s));
     let (spec, options) = spec.split_once('!').unwrap_or((spec, ""));
     let (spec, wave) = spec.split_once('@').unwrap_or((spec, "0"));
     let (kind, name) = spec.split_once('/').unwrap();
@@ -42,7 +45,7 @@ fn object(spec: &str, app: SyncOptions) -> (bool, Desired) {
         } else {
             DiffState::Modified
         },
-        known_unchanged: false,
+        known_unchanged,
     };
     (leaving, desired)
 }
@@ -61,6 +64,10 @@ fn show(plan: &Plan, desired: &[Desired], leaving: &[Leaving]) -> String {
             .collect();
         let prune: Vec<String> = wave.prune.iter().map(|&i| name(&leaving[i].key)).collect();
         let mut line = format!("{}: {}", wave.wave, steps.join(" "));
+        let held: Vec<String> = wave.held.iter().map(|&i| name(&desired[i].key)).collect();
+        if !held.is_empty() {
+            line.push_str(&format!(" held {}", held.join(" ")));
+        }
         if !prune.is_empty() {
             line.push_str(&format!(" prune {}", prune.join(" ")));
         }
@@ -167,7 +174,19 @@ fn apply_out_of_sync_only_skips_objects_in_sync() {
     check(
         &["ApplyOutOfSyncOnly=true"],
         "=ConfigMap/same ConfigMap/changed =Deployment/web!ApplyOutOfSyncOnly=false",
-        "0: [ConfigMap/changed] [Deployment/web]\nskipped: ConfigMap/same",
+        "0: [ConfigMap/changed] [Deployment/web] held ConfigMap/same\nskipped: ConfigMap/same",
     );
     check(&[], "=ConfigMap/same", "0: [ConfigMap/same]");
+}
+
+/// Regression: a wave whose objects were all known unchanged vanished from the plan, so a sync
+/// resumed after a restart went on to the next wave without waiting on its health.
+#[test]
+fn a_wave_of_unchanged_objects_stays_in_the_plan_so_its_health_is_still_awaited() {
+    check(
+        &[],
+        "~Deployment/db ConfigMap/after@1 ~ConfigMap/same@1",
+        "0:  held Deployment/db\n1: [ConfigMap/after] held ConfigMap/same\n\
+         skipped: Deployment/db ConfigMap/same",
+    );
 }

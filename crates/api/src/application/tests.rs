@@ -234,6 +234,7 @@ fn large_status() -> ApplicationStatus {
         wave: Some(0),
         step: Some(8),
         retry_count: 0,
+        initiated_by: None,
         sync_result: Some(SyncResult {
             revision: hex_digest(1).chars().take(40).collect(),
             resources: status.inventory[..50]

@@ -162,3 +162,83 @@ pub fn changed_lines(diff: &str) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// The dynamic API of the test namespace's Applications.
+pub fn applications(ctx: &TestContext) -> Api<DynamicObject> {
+    let ns = &ctx.namespace;
+    api(
+        ctx,
+        ns,
+        "capstan.dev",
+        "v1alpha1",
+        "Application",
+        "applications",
+    )
+}
+
+/// A private repository holding `files` (committed to `main`), the Application CRD, a Secret
+/// `repo` with the repository's credentials, and an Application `web` for its `app` directory
+/// in the test namespace with `sync_policy`. Returns the repository, its first commit and the
+/// Applications' API.
+pub async fn private_application(
+    ctx: &TestContext,
+    files: &[(&str, capstan_testenv::Content<'_>)],
+    sync_policy: Value,
+) -> anyhow::Result<(PathBuf, String, Api<DynamicObject>)> {
+    use kube::api::{Patch, PatchParams, PostParams};
+    let ns = &ctx.namespace;
+    let crds = capstan_testenv::crd_api(&ctx.client);
+    let setup = PatchParams::apply("test-setup").force();
+    let crd = capstan_api::crd::application_crd();
+    crds.patch("applications.capstan.dev", &setup, &Patch::Apply(crd))
+        .await?;
+    let servers = capstan_testenv::GitServers::shared().await?;
+    let repo_name = format!("{ns}.git");
+    let repo = servers.create_repo(&repo_name)?;
+    let first = capstan_testenv::commit_files(&repo, "main", files, "first")?;
+    let (user, password) = servers.http_credentials();
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let secret = serde_json::from_value(serde_json::json!({"metadata": {"name": "repo"},
+        "stringData": {"username": user, "password": password}}))?;
+    secrets.create(&PostParams::default(), &secret).await?;
+    let app = serde_json::json!({"apiVersion": "capstan.dev/v1alpha1", "kind": "Application",
+        "metadata": {"name": "web", "namespace": ns},
+        "spec": {"source": {"repoURL": servers.http_url(&repo_name), "targetRevision": "main",
+                "path": "app", "secretRef": {"name": "repo"}},
+            "destination": {"namespace": ns},
+            "syncPolicy": sync_policy}});
+    let apps = applications(ctx);
+    apps.create(&PostParams::default(), &serde_json::from_value(app)?)
+        .await?;
+    Ok((repo, first, apps))
+}
+
+/// `capstan controller` for the test namespace as the test's Capstan identity, polling every
+/// second, serving on `port`, its git cache named after the test namespace and `label`.
+pub async fn spawn_controller(
+    ctx: &TestContext,
+    label: &str,
+    port: u16,
+) -> anyhow::Result<tokio::process::Child> {
+    let servers = capstan_testenv::GitServers::shared().await?;
+    let git_cache = servers.dir().join(label).join(&ctx.namespace);
+    Ok(tokio::process::Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .arg("controller")
+        .arg("--kubeconfig")
+        .arg(&ctx.capstan_kubeconfig)
+        .args(["--http-addr", &format!("127.0.0.1:{port}")])
+        .args(["--namespace", &ctx.namespace, "--poll-interval", "1s"])
+        .arg("--git-cache")
+        .arg(&git_cache)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?)
+}
+
+/// A free loopback port.
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}

@@ -117,6 +117,7 @@ fn operation(phase: OperationPhase, started: i64, finished: Option<i64>) -> Oper
         wave: Some(0),
         step: None,
         retry_count: 0,
+        initiated_by: None,
         sync_result: Some(SyncResult {
             revision: SHA.to_string(),
             resources: Vec::new(),
