@@ -76,6 +76,12 @@ async fn the_controller_syncs_an_application_serves_its_endpoints_and_stops_on_s
             counted("capstan_apply_results_total{action=\"created\"}"),
             "{metrics}"
         );
+        for series in [
+            "capstan_git_checks_total{result=\"success\"",
+            "capstan_git_fetches_total{result=\"success\"",
+        ] {
+            assert!(counted(series), "{metrics}");
+        }
         let synced_healthy = "capstan_applications{sync=\"Synced\",health=\"Healthy\"} 1";
         eventually(
             "the Applications gauge",

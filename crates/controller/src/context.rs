@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use capstan_cluster::SharedCatalog;
 use capstan_cluster::live_cache::LiveCache;
-use capstan_git::{CacheLimits, RepoCache};
+use capstan_git::{Activity, CacheLimits, RepoCache};
 use kube::Client;
 use kube::runtime::events::Recorder;
 
@@ -57,13 +57,20 @@ impl Context {
         git_dir: impl Into<PathBuf>,
     ) -> Result<Context, capstan_cluster::ClusterError> {
         let catalog = SharedCatalog::discover(&client, CATALOG_REFRESH).await?;
+        let metrics = Arc::new(Metrics::new());
+        let git = RepoCache::new(git_dir, CacheLimits::default());
+        let counted = Arc::clone(&metrics);
+        git.observe(Arc::new(move |activity, result| match activity {
+            Activity::Check => counted.record_git_check(result),
+            Activity::Fetch => counted.record_git_fetch(result),
+        }));
         Ok(Context {
-            git: RepoCache::new(git_dir, CacheLimits::default()),
+            git,
             live: LiveCache::new(client.clone(), false),
             catalog,
             client: client.clone(),
             parallelism: 16,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             recorder: Recorder::new(client.clone(), "capstan".into()),
             poll_interval: crate::poll::DEFAULT_INTERVAL,
             impersonation: None,

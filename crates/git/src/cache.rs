@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use git2::{Oid, Repository};
 
 use crate::access::{Access, CredentialId, Grants, MAX_AUTHORIZATION_AGE};
+use crate::observer::Activity;
 use crate::remote::Session;
 use crate::revision::{Advertisement, Wanted, resolve};
 use crate::{Credentials, Error, GitTree, RepoUrl};
@@ -100,6 +101,7 @@ struct Inner {
     clock: AtomicU64,
     checks: AtomicU64,
     fetches: AtomicU64,
+    observed: crate::observer::Observed,
 }
 
 /// The shared git cache. Cheap to clone.
@@ -120,6 +122,7 @@ impl RepoCache {
             clock: AtomicU64::new(0),
             checks: AtomicU64::new(0),
             fetches: AtomicU64::new(0),
+            observed: crate::observer::Observed::default(),
         };
         Self {
             inner: Arc::new(inner),
@@ -132,6 +135,12 @@ impl RepoCache {
             checks: self.inner.checks.load(Ordering::Relaxed),
             fetches: self.inner.fetches.load(Ordering::Relaxed),
         }
+    }
+
+    /// Tells `observer` of every remote check and fetch from now on, with its result (for
+    /// metrics). Returns `false`, keeping the first, when an observer was set already.
+    pub fn observe(&self, observer: crate::Observer) -> bool {
+        self.inner.observed.set(observer)
     }
 
     /// Resolves `revision` of the repository at `url` to a commit, fetching it if needed, for a
@@ -193,9 +202,15 @@ impl RepoCache {
             }
             Err(_) => slot.grants.revoke(identity),
         }
+        let observed = &self.inner.observed;
+        observed.tell(
+            Activity::Check,
+            checked.as_ref().map(|_| ()).map_err(Error::reason),
+        );
         let (reference, commit, fetched) = checked?;
         if fetched {
             self.inner.fetches.fetch_add(1, Ordering::Relaxed);
+            observed.tell(Activity::Fetch, Ok(()));
         }
         let access = Access::new(&url, identity, started);
         let resolved = Resolved {

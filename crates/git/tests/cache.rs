@@ -164,3 +164,54 @@ async fn a_symlink_cannot_leak_a_file_from_outside_the_repository() -> anyhow::R
     );
     Ok(())
 }
+
+/// The controller's `capstan_git_checks_total` and `capstan_git_fetches_total` come from the
+/// cache's observer: it hears each check and each fetch with its result, and a refused check
+/// with its reason.
+#[tokio::test]
+async fn the_observer_hears_each_check_and_fetch_with_its_result() -> anyhow::Result<()> {
+    use capstan_git::{Activity, Credentials};
+    use std::sync::{Arc, Mutex};
+    let servers = GitServers::shared().await?;
+    let name = repo_name("observed");
+    let repo = servers.create_repo(&name)?;
+    commit_files(&repo, "main", &[("a.yaml", Content::File("v: 1\n"))], "one")?;
+    let (url, creds, cache) = (
+        servers.http_url(&name),
+        http_creds(servers),
+        cache(servers, "observed"),
+    );
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let into = Arc::clone(&heard);
+    let observer =
+        move |activity, result| into.lock().expect("not poisoned").push((activity, result));
+    ensure!(
+        cache.observe(Arc::new(observer)),
+        "an observer was set already"
+    );
+    ensure!(
+        !cache.observe(Arc::new(|_, _| {})),
+        "a second observer replaced the first"
+    );
+
+    cache.resolve(&url, &creds, "main").await?;
+    cache.resolve(&url, &creds, "main").await?;
+    let wrong = Credentials {
+        basic: Some(("nobody".into(), "wrong".into())),
+        ..Credentials::none()
+    };
+    ensure!(cache.resolve(&url, &wrong, "main").await.is_err());
+    let heard = heard.lock().expect("not poisoned").clone();
+    let refused = Err(capstan_api::Reason::AuthenticationFailed);
+    ensure!(
+        heard
+            == [
+                (Activity::Check, Ok(())),
+                (Activity::Fetch, Ok(())),
+                (Activity::Check, Ok(())),
+                (Activity::Check, refused),
+            ],
+        "{heard:?}"
+    );
+    Ok(())
+}
