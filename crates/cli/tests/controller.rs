@@ -7,19 +7,8 @@ mod common;
 use std::time::Duration;
 
 use capstan_testenv::{Content, Tier, run};
-use common::{capstan_cmd, eventually, free_port};
+use common::{capstan_cmd, eventually, free_port, http_get};
 use serde_json::json;
-
-/// The body of `GET http://127.0.0.1:<port><path>` and its status line.
-async fn http_get(port: u16, path: &str) -> anyhow::Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await?;
-    Ok(response)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_controller_syncs_an_application_serves_its_endpoints_and_stops_on_sigterm()

@@ -41,6 +41,9 @@ pub struct Context {
     /// The service account (in the Application's namespace) writes are made as when the
     /// Application names none; `None`: the controller's own identity.
     pub default_service_account: Option<String>,
+    /// Wakes the Applications of a repository and branch (for a webhook receiver); set once the
+    /// controller runs.
+    pub refresher: std::sync::OnceLock<crate::refresh::Refresher>,
     writers: std::sync::Mutex<std::collections::HashMap<String, Client>>,
 }
 
@@ -75,6 +78,7 @@ impl Context {
             poll_interval: crate::poll::DEFAULT_INTERVAL,
             impersonation: None,
             default_service_account: None,
+            refresher: std::sync::OnceLock::new(),
             writers: std::sync::Mutex::default(),
         })
     }

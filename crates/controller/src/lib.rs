@@ -12,6 +12,7 @@ pub mod events;
 pub mod metrics;
 pub mod poll;
 pub mod reconcile;
+pub mod refresh;
 pub mod retry;
 pub mod source;
 pub mod stages;

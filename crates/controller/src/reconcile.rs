@@ -127,10 +127,8 @@ async fn cleanup(app: &Application, ctx: &Context) -> Result<Action, ReconcileEr
 
 /// The stages, in order; returns what status needs and when to look again.
 async fn pipeline(ctx: &Context, app: &Application, id: &AppId) -> (ReconcileOutcome, Duration) {
-    let refresh = app
-        .spec
-        .refresh_interval()
-        .unwrap_or(Duration::from_secs(180));
+    let interval = app.spec.refresh_interval();
+    let refresh = retry::jittered(interval.unwrap_or(retry::DEFAULT_REFRESH), &id.to_string());
     let mut outcome = ReconcileOutcome {
         generation: app.metadata.generation,
         suspended: app.spec.suspend,
@@ -413,6 +411,10 @@ pub async fn run(
     let controller = Controller::new(applications.clone(), watcher::Config::default());
     let known = controller.store();
     let (wake, woken) = tokio::sync::mpsc::channel(256);
+    let refresher = crate::refresh::Refresher::new(known.clone(), wake.clone());
+    if ctx.refresher.set(refresher).is_err() {
+        tracing::warn!("the controller runs twice on one context; the first one's refresher stays");
+    }
     let interval = ctx.poll_interval;
     let polling = tokio::spawn(poll::run(Arc::clone(&ctx), known.clone(), wake, interval));
     let moved = futures::stream::unfold(woken, |mut woken| async move {

@@ -1,6 +1,7 @@
 //! Retrying a failed sync per `syncPolicy.retry`: at most `limit` more attempts of the same
 //! revision, each after `duration × factor^(attempt − 1)`, never longer than `maxDuration` —
-//! requeued, never a hot loop. Pure.
+//! requeued, never a hot loop. And the jittered `refreshInterval`, so Applications created
+//! together do not all compare again in the same second. Pure.
 
 use std::time::Duration;
 
@@ -19,6 +20,22 @@ pub enum Retry {
     },
     /// Retry later: look again after this long.
     After(Duration),
+}
+
+/// The default of `spec.refreshInterval`.
+pub const DEFAULT_REFRESH: Duration = Duration::from_secs(180);
+
+/// When an Application with id `id` and `refreshInterval` `interval` is compared again: after
+/// the interval plus up to a tenth of it, spread evenly over Applications by a hash of the id
+/// (the same Application always waits the same; no randomness to test around).
+pub fn jittered(interval: Duration, id: &str) -> Duration {
+    // FNV-1a: stable across processes and versions, unlike the std hasher.
+    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let spread = interval / 10;
+    let millis = u64::try_from(spread.as_millis()).unwrap_or(u64::MAX);
+    interval + Duration::from_millis(hash.checked_rem(millis).unwrap_or(0))
 }
 
 /// The wait before retry number `attempt` (from 1).
@@ -79,6 +96,31 @@ mod tests {
                 max_duration: Some("5s".into()),
             }),
         }
+    }
+
+    #[test]
+    fn refreshes_are_spread_over_a_tenth_of_the_interval_and_stable_per_application() {
+        let interval = Duration::from_secs(180);
+        let waits: Vec<Duration> = (0..1000)
+            .map(|i| jittered(interval, &format!("team/app-{i}")))
+            .collect();
+        assert!(
+            waits
+                .iter()
+                .all(|w| *w >= interval && *w < interval + interval / 10)
+        );
+        // Spread: each of the ten 1.8 s buckets gets a fair share (at least half of 100).
+        let mut buckets = [0_u32; 10];
+        for w in &waits {
+            let bucket = (w.as_millis() - interval.as_millis()) / 1800;
+            buckets[usize::try_from(bucket).unwrap_or(9).min(9)] += 1;
+        }
+        assert!(buckets.iter().all(|&n| n >= 50), "{buckets:?}");
+        assert_eq!(
+            jittered(interval, "team/web"),
+            jittered(interval, "team/web")
+        );
+        assert_eq!(jittered(Duration::ZERO, "team/web"), Duration::ZERO);
     }
 
     fn failed(retries: u32) -> OperationState {

@@ -27,17 +27,9 @@ async fn a_pushed_commit_is_synced_within_the_poll_interval_without_a_refresh() 
             revision(app).is_some()
         })
         .await?;
-        let second = commit_files(
-            &repo,
-            "main",
-            &[("app/settings.yaml", Content::File(&settings("debug")))],
-            "debug",
-        )?;
+        let second = push_level(&repo, "debug")?;
         let pushed = tokio::time::Instant::now();
-        until(&apps, "web", "the pushed commit", |app| {
-            revision(app).as_deref() == Some(second.as_str())
-        })
-        .await?;
+        until(&apps, "web", "the pushed commit", |app| at(app, &second)).await?;
         assert!(
             pushed.elapsed() < POLL * 5,
             "noticed {:?} after the push",

@@ -68,19 +68,20 @@ async fn an_application_for_a_private_repository_becomes_synced_healthy_and_read
         }
 
         // A new commit, noticed at once through the refresh annotation.
-        let second = commit_files(
-            &repo,
-            "main",
-            &[("app/settings.yaml", Content::File(&settings("debug")))],
-            "debug",
-        )?;
+        let second = push_level(&repo, "debug")?;
         let refresh = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: "now"}}});
+        let refreshed = tokio::time::Instant::now();
         apps.patch("web", &PatchParams::default(), &Patch::Merge(&refresh))
             .await?;
         until(&apps, "web", "the second commit synced", |app| {
-            sync(app).and_then(|s| s.revision.as_deref()) == Some(second.as_str()) && is_ready(app)
+            at(app, &second) && is_ready(app)
         })
         .await?;
+        let took = refreshed.elapsed();
+        assert!(
+            took < Duration::from_secs(2),
+            "synced {took:?} after the refresh annotation"
+        );
         assert_eq!(
             maps.get("settings").await?.data.unwrap_or_default()["LEVEL"],
             "debug"
@@ -351,4 +352,72 @@ async fn deleting_an_application_that_prunes_deletes_its_objects() -> anyhow::Re
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_an_application_that_does_not_prune_keeps_its_objects() -> anyhow::Result<()> {
     delete_app_then_check(false).await
+}
+
+/// A commit removing a file: its object is pruned when the policy prunes; otherwise it stays,
+/// listed in status as requiring pruning (and the Application OutOfSync).
+async fn remove_file_then_check(prune: bool) -> anyhow::Result<()> {
+    let name = if prune {
+        "controller-removed-prune"
+    } else {
+        "controller-removed-keep"
+    };
+    run(Tier::ApiServer, name, |ctx| async move {
+        let ns = ctx.namespace.clone();
+        let extra =
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  A: \"1\"\n";
+        let files = [
+            ("settings.yaml", settings("info")),
+            ("extra.yaml", extra.to_owned()),
+        ];
+        let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+        let (repo, url, _, stop) = repository_and_controller(&ctx, &files).await?;
+        let apps: Api<Application> = Api::namespaced(ctx.client.clone(), &ns);
+        let app = application(&ns, "web", &url, json!({"automated": {"prune": prune}}))?;
+        apps.create(&PostParams::default(), &app).await?;
+        until(&apps, "web", "Ready=True", is_ready).await?;
+        let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
+        let before = maps.get("extra").await?.metadata.uid;
+
+        let removed = commit_files(&repo, "main", &[("app/extra.yaml", Content::Delete)], "rm")?;
+        let listed = |app: &Application| {
+            app.status
+                .as_ref()
+                .and_then(|s| s.resources.iter().find(|r| r.name == "extra"))
+                .map(|r| r.requires_pruning)
+        };
+        let at_removed = |app: &Application| {
+            sync(app).and_then(|s| s.revision.as_deref()) == Some(removed.as_str())
+        };
+        if prune {
+            let synced = until(&apps, "web", "extra pruned", |app| {
+                at_removed(app) && is_ready(app) && listed(app).is_none()
+            })
+            .await?;
+            assert_eq!(sync(&synced).map(|s| s.status), Some(SyncStatus::Synced));
+            assert!(maps.get_opt("extra").await?.is_none(), "not pruned");
+        } else {
+            let kept = until(&apps, "web", "extra listed as requiring pruning", |app| {
+                at_removed(app) && listed(app) == Some(true)
+            })
+            .await?;
+            assert_eq!(sync(&kept).map(|s| s.status), Some(SyncStatus::OutOfSync));
+            let left = maps.get_opt("extra").await?.and_then(|m| m.metadata.uid);
+            assert_eq!(left, before, "pruned, or recreated, without prune");
+        }
+        let _ = stop.send(());
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_removed_from_the_repository_is_pruned_when_the_policy_prunes() -> anyhow::Result<()>
+{
+    remove_file_then_check(true).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_removed_without_prune_stays_listed_as_requiring_pruning() -> anyhow::Result<()> {
+    remove_file_then_check(false).await
 }

@@ -95,6 +95,20 @@ impl RepoUrl {
     }
 }
 
+impl RepoUrl {
+    /// Whether `self` and `other` name the same repository on the same host, whatever the
+    /// transport: scheme, user and port are ignored, and the path compared as in the cache key.
+    /// A webhook names a repository one way (`https://host/org/app`) while Applications may
+    /// name it another (`git@host:org/app.git`).
+    pub fn same_repository(&self, other: &RepoUrl) -> bool {
+        let path = |u: &RepoUrl| {
+            let path = u.path.trim_end_matches('/');
+            path.strip_suffix(".git").unwrap_or(path).to_owned()
+        };
+        self.host.eq_ignore_ascii_case(&other.host) && path(self) == path(other)
+    }
+}
+
 impl std::fmt::Display for RepoUrl {
     /// The URL as it may appear in logs, errors and status: never with a credential.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -171,6 +185,23 @@ mod tests {
         }
         let other = RepoUrl::parse("https://git.example.com:8443/org/app").unwrap();
         assert_eq!(other.cache_key(), "https://git.example.com:8443/org/app");
+    }
+
+    #[test]
+    fn one_repository_is_recognized_across_transports_and_spellings() {
+        let webhook = RepoUrl::parse("https://git.example.com/org/app").unwrap();
+        for (url, same) in [
+            ("git@git.example.com:org/app.git", true),
+            ("ssh://git@Git.Example.com:2222/org/app", true),
+            ("http://git.example.com/org/app.git/", true),
+            ("git://git.example.com/org/app", true),
+            ("https://git.example.com/org/app-two", false),
+            ("https://git.example.com/other/app", false),
+            ("https://mirror.example.com/org/app", false),
+        ] {
+            let url = RepoUrl::parse(url).unwrap();
+            assert_eq!(webhook.same_repository(&url), same, "{url}");
+        }
     }
 
     #[test]

@@ -495,7 +495,10 @@ pub fn commit_files(
                 )?;
             }
             Content::Delete => {
-                git(&["update-index", "--force-remove", path], None)?;
+                // Mode 0 removes the entry; `--force-remove` would want a work tree.
+                let zero = "0".repeat(40);
+                let entry = format!("0 {zero}\t{path}\n");
+                git(&["update-index", "--index-info"], Some(&entry))?;
             }
         }
     }

@@ -88,6 +88,17 @@ pub async fn repository_and_controller(
     String,
     tokio::sync::oneshot::Sender<()>,
 )> {
+    let (repo, url, first) = repository(ctx, files).await?;
+    let (_, stop) = controller(ctx, POLL).await?;
+    Ok((repo, url, first, stop))
+}
+
+/// The Application CRD, a repository with `files` under `app/`, and a Secret `repo` with its
+/// credentials in the test's namespace. Returns the repository, its URL and the first commit.
+pub async fn repository(
+    ctx: &TestContext,
+    files: &[(&str, &str)],
+) -> anyhow::Result<(std::path::PathBuf, String, String)> {
     let ns = ctx.namespace.clone();
     install_crd(ctx).await?;
     let servers = GitServers::shared().await?;
@@ -105,21 +116,33 @@ pub async fn repository_and_controller(
     let secret = serde_json::from_value(json!({
         "metadata": {"name": "repo"}, "stringData": {"username": user, "password": password}}))?;
     secrets.create(&PostParams::default(), &secret).await?;
+    Ok((repo, servers.http_url(&repo_name), first))
+}
+
+/// A controller for the test's namespace checking repositories every `poll`. Returns its
+/// context and what stops it.
+pub async fn controller(
+    ctx: &TestContext,
+    poll: Duration,
+) -> anyhow::Result<(Arc<Context>, tokio::sync::oneshot::Sender<()>)> {
+    let ns = ctx.namespace.clone();
+    let servers = GitServers::shared().await?;
     let git_dir = servers.dir().join("controller-cache").join(&ns);
     let mut context = Context::new(ctx.client.clone(), git_dir).await?;
-    context.poll_interval = POLL;
+    context.poll_interval = poll;
     let admin = kube::config::Kubeconfig::read_from(&ctx.admin_kubeconfig)?;
     let options = kube::config::KubeConfigOptions::default();
     context.impersonation = Some(kube::Config::from_custom_kubeconfig(admin, &options).await?);
     let context = Arc::new(context);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = Arc::clone(&context);
     tokio::spawn(async move {
-        reconcile::run(context, Some(&ns), async {
+        reconcile::run(running, Some(&ns), async {
             let _ = stopped.await;
         })
         .await;
     });
-    Ok((repo, servers.http_url(&repo_name), first, stop))
+    Ok((context, stop))
 }
 
 /// An Application `name` in `ns` for the `app` directory of the repository at `url`, with the
@@ -160,3 +183,19 @@ pub async fn synced_app(
 
 /// How soon a change to a managed object must show.
 pub const DRIFT: Duration = Duration::from_secs(5);
+
+/// Pushes a commit setting the `settings` ConfigMap's `LEVEL` to `level`; returns its SHA.
+pub fn push_level(repo: &std::path::Path, level: &str) -> anyhow::Result<String> {
+    let text = settings(level);
+    commit_files(
+        repo,
+        "main",
+        &[("app/settings.yaml", Content::File(&text))],
+        level,
+    )
+}
+
+/// Whether `app`'s status compared `sha` last.
+pub fn at(app: &Application, sha: &str) -> bool {
+    sync(app).and_then(|s| s.revision.as_deref()) == Some(sha)
+}
