@@ -44,6 +44,8 @@ pub struct Context {
     /// Wakes the Applications of a repository and branch (for a webhook receiver); set once the
     /// controller runs.
     pub refresher: std::sync::OnceLock<crate::refresh::Refresher>,
+    /// The sync requests already run, so a stale read does not run one twice.
+    pub requests: crate::requests::Requests,
     writers: std::sync::Mutex<std::collections::HashMap<String, Client>>,
 }
 
@@ -79,6 +81,7 @@ impl Context {
             impersonation: None,
             default_service_account: None,
             refresher: std::sync::OnceLock::new(),
+            requests: crate::requests::Requests::default(),
             writers: std::sync::Mutex::default(),
         })
     }
@@ -104,12 +107,9 @@ impl Context {
             return Ok(client.clone());
         }
         let mut config = base.clone();
+        // No groups: the API server adds a service account's own groups itself, and impersonating
+        // groups would need a right that cannot be narrowed (it reaches `system:masters`).
         config.auth_info.impersonate = Some(user.clone());
-        config.auth_info.impersonate_groups = Some(vec![
-            "system:serviceaccounts".to_owned(),
-            format!("system:serviceaccounts:{namespace}"),
-            "system:authenticated".to_owned(),
-        ]);
         let client = Client::try_from(config)?;
         writers.insert(user, client.clone());
         Ok(client)

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod poll;
 pub mod reconcile;
 pub mod refresh;
+pub mod requests;
 pub mod retry;
 pub mod source;
 pub mod stages;

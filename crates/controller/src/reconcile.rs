@@ -83,20 +83,31 @@ async fn apply(app: Arc<Application>, ctx: &Context) -> Result<Action, Reconcile
         return Err(ReconcileError::Unnamed);
     };
     let started = std::time::Instant::now();
-    let (outcome, requeue) = pipeline(ctx, &app, &id).await;
+    // A request already run whose removal the cache has not shown yet is not run again.
+    let requested = app.operation.is_some() && !ctx.requests.ran(&app);
+    let (outcome, requeue) = pipeline(ctx, &app, &id, requested).await;
     record(ctx, &outcome, started.elapsed());
     let status = compute_status(app.status.as_ref(), &outcome, &stages::now());
+    let mut version = app.metadata.resource_version.clone();
     if app.status.as_ref() != Some(&status) {
         let changes = events::transitions(app.status.as_ref(), &status);
         events::publish(&ctx.recorder, &app.object_ref(&()), changes).await;
         let body = json!({"status": status});
-        Api::<Application>::namespaced(ctx.client.clone(), namespace)
+        let patched = Api::<Application>::namespaced(ctx.client.clone(), namespace)
             .patch_status(name, &PatchParams::default(), &Patch::Merge(&body))
             .await
             .map_err(|source| ReconcileError::Status {
                 app: id.to_string(),
                 source,
             })?;
+        version = patched.metadata.resource_version;
+    }
+    // A request is taken off only once its result is in status, so a crash never loses it.
+    if requested {
+        ctx.requests.remember(&app, version.clone());
+    }
+    if requested && let Err(error) = stages::take_operation(ctx, &app, version).await {
+        tracing::warn!(app = %id, %error, "cannot take the sync request; it runs again");
     }
     Ok(Action::requeue(requeue))
 }
@@ -126,7 +137,12 @@ async fn cleanup(app: &Application, ctx: &Context) -> Result<Action, ReconcileEr
 }
 
 /// The stages, in order; returns what status needs and when to look again.
-async fn pipeline(ctx: &Context, app: &Application, id: &AppId) -> (ReconcileOutcome, Duration) {
+async fn pipeline(
+    ctx: &Context,
+    app: &Application,
+    id: &AppId,
+    requested: bool,
+) -> (ReconcileOutcome, Duration) {
     let interval = app.spec.refresh_interval();
     let refresh = retry::jittered(interval.unwrap_or(retry::DEFAULT_REFRESH), &id.to_string());
     let mut outcome = ReconcileOutcome {
@@ -150,11 +166,8 @@ async fn pipeline(ctx: &Context, app: &Application, id: &AppId) -> (ReconcileOut
         }
     }
     let previous = previous_inventory(app);
-    let requested = requested_sync(app);
+    let requested = requested.then(|| requested_sync(app)).flatten();
     let result: Result<Did, Failure> = async {
-        if requested.is_some() {
-            stages::take_operation(ctx, app).await?;
-        }
         let creds = stages::credentials(ctx, app).await?;
         let revision = requested.as_ref().map(|(op, _)| op.revision.clone());
         let rendered = stages::render(ctx, app, &creds, revision.as_deref()).await?;

@@ -63,29 +63,42 @@ pub async fn credentials(ctx: &Context, app: &Application) -> Result<Credentials
     })
 }
 
-/// Takes the Application's `operation` (the sync request) off it, with a patch conditioned on
-/// the resourceVersion read, so a request written meanwhile is never lost: the caller runs the
-/// request it read and records it in `status.operationState`.
-pub async fn take_operation(ctx: &Context, app: &Application) -> Result<(), Failure> {
+/// Takes the Application's `operation` (the sync request) off it once its result is in status:
+/// a patch conditioned on `resource_version` (the one the status patch left), so a request
+/// written meanwhile is never lost — it stays, and runs next. When something else changed the
+/// Application meanwhile, the operation is read again and taken only if it is still the one
+/// that ran. A controller stopped before this runs the request again, which is harmless.
+pub async fn take_operation(
+    ctx: &Context,
+    app: &Application,
+    resource_version: Option<String>,
+) -> Result<(), kube::Error> {
     let namespace = app.metadata.namespace.as_deref().unwrap_or_default();
     let name = app.metadata.name.as_deref().unwrap_or_default();
-    let body = serde_json::json!({
-        "metadata": {"resourceVersion": app.metadata.resource_version},
-        "operation": null,
-    });
-    Api::<Application>::namespaced(ctx.client.clone(), namespace)
-        .patch(
-            name,
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(&body),
-        )
-        .await
-        .map(|_| ())
-        .map_err(|err| {
-            let why =
-                format!("cannot take the sync request of application {namespace}/{name}: {err}");
-            failure(Reason::Conflict, why, true)
-        })
+    let api = Api::<Application>::namespaced(ctx.client.clone(), namespace);
+    let mut version = resource_version;
+    loop {
+        let body = serde_json::json!({
+            "metadata": {"resourceVersion": version},
+            "operation": null,
+        });
+        let params = kube::api::PatchParams::default();
+        match api
+            .patch(name, &params, &kube::api::Patch::Merge(&body))
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                let now = api.get(name).await?;
+                if now.operation != app.operation {
+                    // A new request: it stays for the next reconcile.
+                    return Ok(());
+                }
+                version = now.metadata.resource_version;
+            }
+            Err(err) => return Err(err),
+        }
+    }
 }
 
 /// The Applications this one depends on (`spec.dependsOn`) that are not Ready yet — missing

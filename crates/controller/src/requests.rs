@@ -1,0 +1,74 @@
+//! Sync requests already run. A request (`operation`) is taken off the Application only after
+//! its result is in status, so a reconcile that follows at once may still read, from the watch
+//! cache, a version that carries it; this remembers, per Application, the versions that carried
+//! the request last run, so it is not run twice. A new request always comes with a new version.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use capstan_api::application::Application;
+
+/// The versions, per Application uid, that carried the request run last.
+#[derive(Debug, Default)]
+pub struct Requests(Mutex<HashMap<String, Vec<String>>>);
+
+impl Requests {
+    /// Whether `app`'s request was run already (this version of it carried a request that ran).
+    pub fn ran(&self, app: &Application) -> bool {
+        let (Some(uid), Some(version)) = (&app.metadata.uid, &app.metadata.resource_version) else {
+            return false;
+        };
+        self.lock()
+            .get(uid)
+            .is_some_and(|seen| seen.contains(version))
+    }
+
+    /// Remembers that the request `app` carries was run: this version of it, and `after`, the
+    /// version the status patch left (which still carries it until it is taken off).
+    pub fn remember(&self, app: &Application, after: Option<String>) {
+        let Some(uid) = &app.metadata.uid else {
+            return;
+        };
+        let versions = app.metadata.resource_version.iter().cloned().chain(after);
+        self.lock().insert(uid.clone(), versions.collect());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<String>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(uid: &str, version: &str) -> Application {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "capstan.dev/v1alpha1", "kind": "Application",
+            "metadata": {"name": "web", "namespace": "team", "uid": uid,
+                "resourceVersion": version},
+            "spec": {"source": {"repoURL": "https://git.example.com/org/app"},
+                "destination": {}},
+        }))
+        .expect("an Application")
+    }
+
+    #[test]
+    fn a_request_is_run_once_per_version_that_carries_it_and_a_new_one_runs() {
+        let requests = Requests::default();
+        assert!(!requests.ran(&app("a", "10")));
+        requests.remember(&app("a", "10"), Some("11".into()));
+        // The version read before and the one the status patch left: both ran already.
+        assert!(requests.ran(&app("a", "10")));
+        assert!(requests.ran(&app("a", "11")));
+        // A new request comes with a new version; another Application is not affected.
+        assert!(!requests.ran(&app("a", "12")));
+        assert!(!requests.ran(&app("b", "11")));
+        // The next remembered request replaces the last.
+        requests.remember(&app("a", "12"), None);
+        assert!(!requests.ran(&app("a", "10")));
+        assert!(requests.ran(&app("a", "12")));
+    }
+}
