@@ -143,19 +143,28 @@ pub fn applications(ctx: &TestContext) -> Api<DynamicObject> {
     )
 }
 
-/// Waits until the Application `name` is Synced and Healthy at `commit`; returns it.
+/// Waits until the Application `name` is Synced and Healthy at `commit`; returns it. On timeout
+/// the error shows its last status.
 pub async fn until_synced(ctx: &TestContext, name: &str, commit: &str) -> anyhow::Result<Value> {
     let apps = applications(ctx);
+    let last = std::sync::Mutex::new(Value::Null);
     let what = format!("application {name} Synced and Healthy at {commit}");
-    super::eventually(&what, TIMEOUT, || async {
+    let found = super::eventually(&what, TIMEOUT, || async {
         let app = super::get(&apps, name).await?.unwrap_or_default();
         let status = &app["status"];
         let done = status["sync"]["status"] == "Synced"
             && status["sync"]["revision"] == commit
             && status["health"]["status"] == "Healthy";
+        *last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = status.clone();
         Ok(done.then_some(app))
     })
-    .await
+    .await;
+    found.map_err(|err| {
+        let status = last.lock().map(|s| s.to_string()).unwrap_or_default();
+        err.context(format!("last status: {status}"))
+    })
 }
 
 /// `capstan controller` for the test's namespace, run with `kubeconfig`, polling every second,
