@@ -2,7 +2,8 @@
 //! repository: an Application the real `capstan controller` synced shows no difference (exit 0);
 //! a field changed by hand shows (exit 1); a commit not synced yet shows, with what it would
 //! prune; a missing Application is named; a user who may not read the Application's Secret is
-//! told so — and Secret values never appear.
+//! told so; a Secret name that climbs into another namespace reads nothing there — and Secret
+//! values never appear.
 
 mod common;
 
@@ -12,7 +13,8 @@ use common::app::{
     until_synced,
 };
 use common::{changed_lines, show};
-use kube::api::{Patch, PatchParams};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 const PASSWORD: &str = "hunter2-in-git";
@@ -193,6 +195,55 @@ async fn diff_app_reads_as_the_user_and_names_the_secret_a_user_may_not_read() -
             audit.count(|e| e.is_write()) == 0,
             "the diff wrote:\n{audit}"
         );
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_app_never_reads_a_secret_of_another_namespace() -> anyhow::Result<()> {
+    run(Tier::ApiServer, "diff-app-elsewhere", |ctx| async move {
+        let ns = ctx.namespace.clone();
+        install_crd(&ctx.client).await?;
+        let level = settings("info");
+        let repo = private_repository(&ctx, &[("settings.yaml", &level)]).await?;
+        // The repository's credentials, in another namespace only.
+        let other = format!("{ns}-other");
+        let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
+        let namespace = serde_json::from_value(json!({"metadata": {"name": other}}))?;
+        namespaces
+            .create(&PostParams::default(), &namespace)
+            .await?;
+        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+        let theirs: Api<Secret> = Api::namespaced(ctx.client.clone(), &other);
+        let moved = Secret {
+            metadata: kube::api::ObjectMeta {
+                name: Some("repo".into()),
+                ..Default::default()
+            },
+            data: secrets.get("repo").await?.data,
+            ..Default::default()
+        };
+        theirs.create(&PostParams::default(), &moved).await?;
+        secrets.delete("repo", &DeleteParams::default()).await?;
+
+        // A name is all a secretRef holds; one that climbs into the other namespace is refused.
+        let climbing = format!("../../{other}/secrets/repo");
+        let spec = json!({"source": {"secretRef": {"name": climbing}}});
+        create_application(&ctx, "web", &repo.url, spec).await?;
+        let (code, stdout, stderr) = diff_app(&ctx, "web", None).await?;
+        assert_eq!(code, 2, "{stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "application {ns}/web: cannot read Secret {ns}/{climbing}"
+            )),
+            "{stderr}"
+        );
+        let read = ctx.audit()?.by_user(&ctx.capstan_user).in_namespace(&other);
+        assert!(read.is_empty(), "read in {other}:\n{read}");
+        namespaces
+            .delete(&other, &DeleteParams::background())
+            .await?;
         Ok(())
     })
     .await
