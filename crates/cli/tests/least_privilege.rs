@@ -13,6 +13,7 @@ use common::app::{
     spawn_controller, stop_controller, until_synced,
 };
 use common::{capstan_cmd, eventually, show};
+use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
@@ -247,6 +248,13 @@ async fn the_controller_syncs_with_only_the_shipped_cluster_role_and_writes_as_t
             let forbidden = matches!(&refused, Some(kube::Error::Api(s)) if s.code == 403);
             assert!(forbidden, "{what} as the controller: {refused:?}");
         }
+        let bindings: Api<ClusterRoleBinding> = Api::all(ctx.client.clone());
+        bindings
+            .delete(
+                &format!("capstan-controller-{ns}"),
+                &DeleteParams::default(),
+            )
+            .await?;
         Ok(())
     })
     .await
