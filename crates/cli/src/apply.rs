@@ -57,7 +57,7 @@ pub fn run(args: &Args) -> ExitCode {
 }
 
 async fn apply(args: &Args) -> anyhow::Result<SyncOutcome> {
-    let mut target = target::open(&args.target).await?;
+    let mut target = target::open(&args.target.dir, &args.target.target).await?;
     refuse_managed(&target.client, &target.app).await?;
     let previous = inventory_store::load(&target.client, &target.app, &target.namespace).await?;
     let request = SyncRequest {
@@ -68,7 +68,7 @@ async fn apply(args: &Args) -> anyhow::Result<SyncOutcome> {
         prune: args.prune,
         allow_empty: args.allow_empty,
         dry_run: args.dry_run,
-        parallelism: args.target.parallelism,
+        parallelism: args.target.target.parallelism,
         wave_timeout: args.wave_timeout,
     };
     let prepared = std::mem::take(&mut target.prepared);

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::{apply, controller, crds, diff, get, refresh, render, sync, target};
+use crate::{apply, controller, crds, diff, get, refresh, render, sync};
 
 /// Capstan: a pull-based GitOps continuous-delivery controller for Kubernetes.
 ///
@@ -32,9 +32,10 @@ enum Command {
     /// Render a kustomization (or a plain directory of YAML) and print the YAML stream, like
     /// `kubectl kustomize DIR`.
     Render(render::Args),
-    /// Show what applying DIR would change, from server-side-apply dry-runs (exit 0: no
-    /// difference, 1: differences, 2: error). Secrets are masked.
-    Diff(target::ClusterArgs),
+    /// Show what applying DIR — or syncing the Application `--app NAME` — would change, from
+    /// server-side-apply dry-runs (exit 0: no difference, 1: differences, 2: error). Secrets
+    /// are masked.
+    Diff(diff::Args),
     /// Apply DIR with server-side apply (field manager `capstan`), wave by wave; with --prune,
     /// delete what left DIR since the last apply of the same application.
     Apply(apply::Args),

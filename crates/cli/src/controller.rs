@@ -33,7 +33,7 @@ pub struct Args {
     poll_interval: std::time::Duration,
     /// The service account (in each Application's namespace) that writes an Application's
     /// objects when it names none in `destination.serviceAccountName` (default: the controller's
-    /// own identity).
+    /// own identity, which the least-privilege RBAC of deploy/rbac/ does not let write).
     #[arg(long)]
     default_service_account: Option<String>,
     /// Where the git cache keeps its repositories.

@@ -1,8 +1,8 @@
-//! What `capstan diff` and `capstan apply` share: the cluster connection (kubeconfig, context,
-//! namespace, as kubectl reads them), the application id, and rendering DIR into prepared
-//! objects.
+//! What `capstan diff DIR` and `capstan apply DIR` share: the cluster connection (kubeconfig,
+//! context, namespace, as kubectl reads them: `connect`), the application id, and rendering DIR
+//! into prepared objects.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
@@ -10,16 +10,25 @@ use capstan_cluster::{Catalog, Prepared, prepare};
 use capstan_core::options::SyncOptions;
 use capstan_core::tracking::AppId;
 
+use crate::connect::{ConnectArgs, Connection, connect};
 use crate::render;
 
-/// Arguments naming the objects and the cluster.
+/// Arguments naming the objects and the cluster: `DIR` and its [`TargetArgs`].
 #[derive(Debug, clap::Args)]
 pub struct ClusterArgs {
     /// The kustomization directory (or a plain directory of YAML).
     pub dir: PathBuf,
-    /// Namespace for namespaced objects that name none (default: the context's namespace).
-    #[arg(short = 'n', long)]
-    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// Where a directory's objects go and how they are tracked: the cluster and namespace, the
+/// application id, the sync options.
+#[derive(Debug, clap::Args)]
+pub struct TargetArgs {
+    /// The namespace, the kubeconfig and the context.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// The application the objects belong to, `NAMESPACE/NAME`; written into every object's
     /// `capstan.dev/tracking-id` and naming the inventory used for pruning
     /// (default: `<namespace>/<directory name>`).
@@ -28,12 +37,6 @@ pub struct ClusterArgs {
     /// Sync options, as on an Application: `PruneLast=true`, `ApplyOutOfSyncOnly=true`, …
     #[arg(long = "sync-option", value_name = "NAME=VALUE")]
     pub sync_options: Vec<String>,
-    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
-    #[arg(long)]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use.
-    #[arg(long)]
-    pub context: Option<String>,
     /// How many requests run at once.
     #[arg(long, default_value_t = 32)]
     pub parallelism: usize,
@@ -55,17 +58,12 @@ pub struct Target {
     pub namespace: String,
 }
 
-/// Renders `args.dir` (failing before any cluster call when rendering fails) and connects.
-pub async fn open(args: &ClusterArgs) -> anyhow::Result<Target> {
-    let objects = render::objects(&args.dir).map_err(|e| anyhow!(e))?;
-    let config =
-        crate::connect::load_config(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
-    let namespace = args
-        .namespace
-        .clone()
-        .unwrap_or_else(|| config.default_namespace.clone());
-    let client = kube::Client::try_from(config).context("failed to create the API client")?;
-    let app = AppId::parse(&app_id(args, &namespace))?;
+/// Renders `dir` (failing before any cluster call when rendering fails) and connects; `-n` is
+/// the namespace for namespaced objects that name none.
+pub async fn open(dir: &Path, args: &TargetArgs) -> anyhow::Result<Target> {
+    let objects = render::objects(dir).map_err(|e| anyhow!(e))?;
+    let Connection { client, namespace } = connect(&args.connect).await?;
+    let app = AppId::parse(&app_id(dir, args, &namespace))?;
     let options = SyncOptions::parse(
         args.sync_options.iter().map(String::as_str),
         "--sync-option",
@@ -97,9 +95,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(seconds))
 }
 
-fn app_id(args: &ClusterArgs, namespace: &str) -> String {
+fn app_id(dir: &Path, args: &TargetArgs, namespace: &str) -> String {
     args.app_id.clone().unwrap_or_else(|| {
-        let dir = std::fs::canonicalize(&args.dir).unwrap_or_else(|_| args.dir.clone());
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
         format!("{namespace}/{}", name.unwrap_or_else(|| "root".into()))
     })

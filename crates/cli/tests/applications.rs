@@ -11,38 +11,17 @@ use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use capstan_api::Application;
-use capstan_api::crd::APPLICATION_CRD_NAME;
 use capstan_testenv::{TestContext, Tier, run};
+use common::app::install_crd;
 use common::show;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
-use kube::runtime::wait::{await_condition, conditions};
+use kube::runtime::wait::await_condition;
 use serde_json::{Value, json};
 
 const COMMIT: &str = "4f2c1e0b5329cbe41edab0b7fde2d01d6aa00bcd";
 const OTHER_COMMIT: &str = "89abcdef0123456789abcdef0123456789abcdef";
-
-/// Installs the generated CRD file (server-side apply: a rerun against the shared server is
-/// harmless) and waits, with a watch, until it is Established.
-async fn install_crd(client: &kube::Client) -> anyhow::Result<()> {
-    let path = std::path::Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default())
-        .join("../../deploy/crds/applications.capstan.dev.yaml");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
-    let crd: Value = serde_saphyr::from_str(&text)?;
-    let crds = Api::<CustomResourceDefinition>::all(client.clone());
-    let params = PatchParams::apply("capstan-test").force();
-    crds.patch(APPLICATION_CRD_NAME, &params, &Patch::Apply(crd))
-        .await
-        .context("apply the crd")?;
-    let established = await_condition(crds, APPLICATION_CRD_NAME, conditions::is_crd_established());
-    tokio::time::timeout(Duration::from_secs(30), established)
-        .await
-        .context("the crd did not become Established in 30 s")??;
-    Ok(())
-}
 
 /// An Application `name` of the test namespace, with `status` written through the status
 /// subresource.

@@ -11,6 +11,7 @@ pub mod context;
 pub mod events;
 pub mod metrics;
 pub mod poll;
+pub mod preview;
 pub mod reconcile;
 pub mod refresh;
 pub mod requests;

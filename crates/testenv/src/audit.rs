@@ -277,8 +277,12 @@ pub struct AuditEvent {
     /// The Kubernetes verb: `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`,
     /// `deletecollection`; for non-resource URLs the lower-case HTTP method.
     pub verb: String,
-    /// Who made it.
+    /// Who made it: the authenticated user.
     pub user: User,
+    /// Who the request was made as, when the user impersonated someone (`Impersonate-User`):
+    /// the request was authorized for this user, not for [`user`](Self::user).
+    #[serde(default)]
+    pub impersonated_user: Option<User>,
     /// The path and query, e.g. `/api/v1/namespaces/a/configmaps/b?dryRun=All`.
     #[serde(rename = "requestURI")]
     pub request_uri: String,
@@ -300,6 +304,14 @@ impl AuditEvent {
     /// The user name.
     pub fn user(&self) -> &str {
         &self.user.username
+    }
+
+    /// The user the request was authorized as: the impersonated user, else the authenticated
+    /// one.
+    pub fn acting_user(&self) -> &str {
+        self.impersonated_user
+            .as_ref()
+            .map_or(&self.user.username, |u| &u.username)
     }
 
     /// The namespace of the object, if any.
@@ -357,14 +369,17 @@ impl AuditEvent {
     }
 }
 
-/// `user VERB uri -> code`, for assertion messages.
+/// `user [as impersonated] VERB uri -> code`, for assertion messages.
 impl fmt::Display for AuditEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let code = self.code().map_or("?".to_owned(), |c| c.to_string());
+        let user = match &self.impersonated_user {
+            Some(acting) => format!("{} as {}", self.user(), acting.username),
+            None => self.user().to_owned(),
+        };
         write!(
             f,
-            "{} {} {} -> {code}",
-            self.user(),
+            "{user} {} {} -> {code}",
             self.verb.to_uppercase(),
             self.request_uri
         )
@@ -550,6 +565,28 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "failed to parse line 2 of the audit log audit.log"
+        );
+    }
+
+    #[test]
+    fn an_impersonated_request_acts_as_the_impersonated_user() {
+        let plain = line("1", "ResponseComplete", "get", "ctl", "/api", None);
+        let impersonated = plain.replacen(
+            r#""sourceIPs""#,
+            r#""impersonatedUser":{"username":"system:serviceaccount:a:deployer"},"sourceIPs""#,
+            1,
+        );
+        let log = format!(
+            "{plain}{}",
+            impersonated.replace(r#""auditID":"1""#, r#""auditID":"2""#)
+        );
+        let audit = parse(&log, Path::new("audit.log")).unwrap();
+        let acting: Vec<&str> = audit.iter().map(|e| e.acting_user()).collect();
+        assert_eq!(acting, ["ctl", "system:serviceaccount:a:deployer"]);
+        let shown = audit.iter().nth(1).unwrap().to_string();
+        assert!(
+            shown.starts_with("ctl as system:serviceaccount:a:deployer GET"),
+            "{shown}"
         );
     }
 }
