@@ -1,13 +1,14 @@
 //! `capstan controller` as a user runs it, against the real API server and git server: an
-//! Application becomes Ready, `capstan get applications` shows it Synced and Healthy, the HTTP
-//! endpoints answer, and SIGTERM stops the process cleanly.
+//! Application becomes Ready (`kubectl wait --for=condition=Ready` returns), `capstan get
+//! applications` shows it Synced and Healthy, the HTTP endpoints answer, and SIGTERM stops the
+//! process cleanly.
 
 mod common;
 
 use std::time::Duration;
 
 use capstan_testenv::{Content, Tier, run};
-use common::{capstan_cmd, eventually, free_port, http_get};
+use common::{app, capstan_cmd, eventually, free_port, http_get};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -19,10 +20,30 @@ async fn the_controller_syncs_an_application_serves_its_endpoints_and_stops_on_s
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  LEVEL: info\n";
         let files = [("app/settings.yaml", Content::File(cm))];
         let policy = json!({"automated": {"prune": true}});
-        let (_repo, sha, _apps) = common::private_application(&ctx, &files, policy).await?;
+        app::install_crd(&ctx.client).await?;
+        let repo = app::private_repository_of(&ctx, &files).await?;
+        app::create_application(&ctx, "web", &repo.url, json!({"syncPolicy": policy})).await?;
+        let sha = repo.first;
         let port = free_port()?;
-        let mut controller = common::spawn_controller(&ctx, "controller-binary", port).await?;
+        let mut controller = app::spawn_controller(&ctx, &ctx.capstan_kubeconfig, port, &[])?;
 
+        // kstatus conditions: `kubectl wait` works on an Application as on any workload.
+        let waited = tokio::process::Command::new(capstan_testenv::binaries::kubectl())
+            .arg("--kubeconfig")
+            .arg(&ctx.capstan_kubeconfig)
+            .args([
+                "wait",
+                "--for=condition=Ready",
+                "applications.capstan.dev/web",
+            ])
+            .args(["-n", &ns, "--timeout=60s"])
+            .output()
+            .await?;
+        assert!(
+            waited.status.success(),
+            "kubectl wait: {}",
+            String::from_utf8_lossy(&waited.stderr)
+        );
         let get = || async {
             let output = capstan_cmd(&ctx, &["get", "applications", "-n", &ns])
                 .output()

@@ -72,7 +72,8 @@ async fn diff_app_shows_what_a_sync_of_the_application_would_change_and_nothing_
         let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
         let repo = private_repository(&ctx, &files).await?;
         create_application(&ctx, "web", &repo.url, json!({})).await?;
-        let controller = spawn_controller(&ctx, &ctx.capstan_kubeconfig, &[])?;
+        let controller =
+            spawn_controller(&ctx, &ctx.capstan_kubeconfig, common::free_port()?, &[])?;
         until_synced(&ctx, "web", &repo.first).await?;
         // No controller from here on: nothing heals or syncs behind the diffs' backs.
         stop_controller(controller).await?;

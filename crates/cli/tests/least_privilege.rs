@@ -167,6 +167,7 @@ async fn the_controller_syncs_with_only_the_shipped_cluster_role_and_writes_as_t
         let controller = spawn_controller(
             &ctx,
             &kubeconfig,
+            common::free_port()?,
             &["--default-service-account", "deployer"],
         )?;
         create_application(&ctx, "web", &repo.url, json!({})).await?;

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use capstan_testenv::{Content, Tier, run};
-use common::{eventually, free_port, http_get};
+use common::{app, eventually, free_port, http_get};
 use kube::api::{Api, DynamicObject, PostParams};
 use serde_json::json;
 
@@ -50,7 +50,8 @@ async fn all_synced(port: u16, n: usize) -> anyhow::Result<()> {
         &format!("{n} Applications synced"),
         Duration::from_secs(120),
         || async {
-            let body = http_get(port, "/metrics").await?;
+            // Until the controller listens, the connection is refused: not yet.
+            let body = http_get(port, "/metrics").await.unwrap_or_default();
             Ok(body.lines().any(|l| l == line).then_some(()))
         },
     )
@@ -72,9 +73,12 @@ async fn the_metrics_series_do_not_grow_with_the_number_of_applications() -> any
         let files: Vec<(&str, Content<'_>)> =
             maps.iter().map(|(p, t)| (p.as_str(), Content::File(t))).collect();
         let policy = json!({"automated": {"prune": true}});
-        let (_repo, _sha, apps) = common::private_application(&ctx, &files, policy).await?;
+        app::install_crd(&ctx.client).await?;
+        let repo = app::private_repository_of(&ctx, &files).await?;
+        app::create_application(&ctx, "web", &repo.url, json!({"syncPolicy": policy})).await?;
+        let apps = app::applications(&ctx);
         let port = free_port()?;
-        let _controller = common::spawn_controller(&ctx, "controller-metrics", port).await?;
+        let _controller = app::spawn_controller(&ctx, &ctx.capstan_kubeconfig, port, &[])?;
         let template = common::get(&apps, "web")
             .await?
             .ok_or_else(|| anyhow::anyhow!("no Application web"))?;

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use capstan_testenv::{Content, Tier, run};
-use common::{eventually, free_port};
+use common::{app, eventually, free_port};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -54,9 +54,12 @@ async fn a_sync_killed_while_waiting_on_wave_0_resumes_once_after_a_restart() ->
             ("app/after.yaml", Content::File(AFTER)),
         ];
         let policy = json!({"automated": {"prune": true}});
-        let (_repo, _sha, apps) = common::private_application(&ctx, &files, policy).await?;
+        app::install_crd(&ctx.client).await?;
+        let repo = app::private_repository_of(&ctx, &files).await?;
+        app::create_application(&ctx, "web", &repo.url, json!({"syncPolicy": policy})).await?;
+        let apps = app::applications(&ctx);
         let ns = ctx.namespace.clone();
-        let mut first = common::spawn_controller(&ctx, "controller-restart", free_port()?).await?;
+        let mut first = app::spawn_controller(&ctx, &ctx.capstan_kubeconfig, free_port()?, &[])?;
 
         // The sync is running and waits on wave 0's health (its status says so).
         let wait = Duration::from_secs(60);
@@ -80,7 +83,7 @@ async fn a_sync_killed_while_waiting_on_wave_0_resumes_once_after_a_restart() ->
         first.start_kill()?;
         first.wait().await?;
         let mark = ctx.audit()?.mark();
-        let _second = common::spawn_controller(&ctx, "controller-restart", free_port()?).await?;
+        let _second = app::spawn_controller(&ctx, &ctx.capstan_kubeconfig, free_port()?, &[])?;
         let status = json!({"status": {"observedGeneration": 1, "replicas": 1,
             "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1,
             "conditions": [{"type": "Available", "status": "True"}]}});

@@ -60,14 +60,27 @@ pub async fn private_repository(
     ctx: &TestContext,
     files: &[(&str, &str)],
 ) -> anyhow::Result<Repository> {
+    let paths: Vec<(String, &str)> = files
+        .iter()
+        .map(|(path, text)| (format!("app/{path}"), *text))
+        .collect();
+    let files: Vec<(&str, Content<'_>)> = paths
+        .iter()
+        .map(|(path, text)| (path.as_str(), Content::File(text)))
+        .collect();
+    private_repository_of(ctx, &files).await
+}
+
+/// A private repository `<namespace>.git` with `files` committed at their paths on `main`, and
+/// a Secret `repo` in the test's namespace with its credentials.
+pub async fn private_repository_of(
+    ctx: &TestContext,
+    files: &[(&str, Content<'_>)],
+) -> anyhow::Result<Repository> {
     let servers = GitServers::shared().await?;
     let name = format!("{}.git", ctx.namespace);
     let dir = servers.create_repo(&name)?;
-    let files: Vec<(&str, Content<'_>)> = files
-        .iter()
-        .map(|(path, text)| (*path, Content::File(text)))
-        .collect();
-    let first = commit(&dir, &files, "first")?;
+    let first = commit_files(&dir, "main", files, "first")?;
     let (user, password) = servers.http_credentials();
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
     let secret = serde_json::from_value(json!({"metadata": {"name": "repo"},
@@ -168,15 +181,14 @@ pub async fn until_synced(ctx: &TestContext, name: &str, commit: &str) -> anyhow
 }
 
 /// `capstan controller` for the test's namespace, run with `kubeconfig`, polling every second,
-/// serving its endpoints on a free loopback port, with `extra` arguments; killed when dropped.
+/// serving its endpoints on `port` (see [`super::free_port`]), with `extra` arguments; killed
+/// when dropped.
 pub fn spawn_controller(
     ctx: &TestContext,
     kubeconfig: &Path,
+    port: u16,
     extra: &[&str],
 ) -> anyhow::Result<tokio::process::Child> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
     let git_cache = std::env::temp_dir()
         .join("capstan-cli-tests")
         .join(&ctx.namespace)
