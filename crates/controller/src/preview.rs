@@ -123,14 +123,15 @@ pub async fn preview(ctx: &Context, app: &Application) -> Result<Preview, Previe
             source,
         })?;
     let catalog = ctx.catalog.read().await;
-    // No ignore rules: a reconcile's compare uses none yet either.
+    // The Application's `ignoreDifferences`, as a reconcile's compare applies them.
+    let rules = stages::ignore_rules(app);
     let differences = differences(
         &client,
         &catalog,
         &prepared,
         &previous,
         &id,
-        &[],
+        &rules,
         ctx.parallelism,
     )
     .await

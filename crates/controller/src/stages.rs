@@ -16,6 +16,7 @@ use capstan_cluster::{Prepared, SyncRequest, prepare};
 use capstan_core::app_status::{Failure, ObjectState};
 use capstan_core::diff::DiffState;
 use capstan_core::health::assess;
+use capstan_core::ignore::IgnoreRule;
 use capstan_core::inventory::Inventory;
 use capstan_core::object::ObjectKey;
 use capstan_core::options::SyncOptions;
@@ -230,24 +231,57 @@ pub async fn compare(
     let error = |err: capstan_cluster::ClusterError| {
         failure(err.reason(), err.to_string(), err.is_retryable())
     };
-    let live = ctx
+    let mut live = ctx
         .live
         .view(id, &located(prepared), ctx.parallelism)
         .await
         .map_err(error)?;
     let writer = writer(ctx, app)?;
+    let rules = ignore_rules(app);
+    // A rule by field manager reads who owns which field, which the caches drop: the objects it
+    // selects are read whole.
+    let by_manager: Vec<_> = located(prepared)
+        .into_iter()
+        .filter(|(key, _)| {
+            let selects = |r: &IgnoreRule| !r.managed_fields_managers.is_empty() && r.selects(key);
+            rules.iter().any(selects)
+        })
+        .collect();
+    if !by_manager.is_empty() {
+        let whole = capstan_cluster::live::fetch(&writer, &by_manager, ctx.parallelism)
+            .await
+            .map_err(error)?;
+        live.extend(whole);
+    }
     let catalog = ctx.catalog.read().await;
     let cx = CompareContext {
         client: &writer,
         catalog: &catalog,
         app: id,
-        rules: &[],
+        rules: &rules,
         parallelism: ctx.parallelism,
     };
     let comparison = compare_app(&cx, prepared, &live, previous)
         .await
         .map_err(error)?;
     Ok((live, comparison))
+}
+
+/// The Application's `ignoreDifferences` as the engine's rules: fields left out of the compare,
+/// and left as they are by a sync. An empty `group` is the core group, as in Argo CD.
+pub fn ignore_rules(app: &Application) -> Vec<IgnoreRule> {
+    app.spec
+        .ignore_differences
+        .iter()
+        .map(|d| IgnoreRule {
+            group: Some(d.group.clone()),
+            kind: d.kind.clone(),
+            name: d.name.clone(),
+            namespace: d.namespace.clone(),
+            json_pointers: d.json_pointers.clone(),
+            managed_fields_managers: d.managed_fields_managers.clone(),
+        })
+        .collect()
 }
 
 /// The client `app`'s objects are compared (dry-run) and written with.
@@ -336,6 +370,7 @@ pub async fn sync(
         prune: operation.prune,
         allow_empty: automated.is_some_and(|a| a.allow_empty),
         parallelism: ctx.parallelism,
+        ignore: ignore_rules(app),
         ..SyncRequest::new(id, &destination_namespace(app))
     };
     let mut run = Run::from_comparison(prepared, live, comparison, previous, &request)
