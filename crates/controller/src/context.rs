@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use capstan_cluster::SharedCatalog;
 use capstan_cluster::live_cache::LiveCache;
-use capstan_git::{Activity, CacheLimits, RepoCache};
+use capstan_git::{Activity, CacheLimits, Credentials, RepoCache};
 use kube::Client;
 use kube::runtime::events::Recorder;
 
@@ -46,6 +46,9 @@ pub struct Context {
     pub refresher: std::sync::OnceLock<crate::refresh::Refresher>,
     /// The sync requests already run, so a stale read does not run one twice.
     pub requests: crate::requests::Requests,
+    /// Source credentials by Secret (namespace, name), read once and forgotten when the Secret
+    /// changes (the controller watches Secrets), so a reconcile does not read its Secret again.
+    credentials: std::sync::Mutex<std::collections::HashMap<(String, String), Credentials>>,
     writers: std::sync::Mutex<std::collections::HashMap<String, Client>>,
 }
 
@@ -56,6 +59,33 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
+    /// The credentials read from Secret `name` in `namespace`, if they are known and the Secret
+    /// has not changed since.
+    pub fn known_credentials(&self, namespace: &str, name: &str) -> Option<Credentials> {
+        let key = (namespace.to_owned(), name.to_owned());
+        self.lock_credentials().get(&key).cloned()
+    }
+
+    /// Keeps the credentials read from Secret `name` in `namespace`.
+    pub fn keep_credentials(&self, namespace: &str, name: &str, credentials: &Credentials) {
+        let key = (namespace.to_owned(), name.to_owned());
+        self.lock_credentials().insert(key, credentials.clone());
+    }
+
+    /// Forgets the credentials of Secret `name` in `namespace`: it changed or was deleted.
+    pub fn forget_credentials(&self, namespace: &str, name: &str) {
+        let key = (namespace.to_owned(), name.to_owned());
+        self.lock_credentials().remove(&key);
+    }
+
+    fn lock_credentials(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(String, String), Credentials>> {
+        self.credentials
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// A context for `client`'s cluster, keeping git repositories under `git_dir`.
     pub async fn new(
         client: Client,
@@ -82,6 +112,7 @@ impl Context {
             default_service_account: None,
             refresher: std::sync::OnceLock::new(),
             requests: crate::requests::Requests::default(),
+            credentials: std::sync::Mutex::default(),
             writers: std::sync::Mutex::default(),
         })
     }

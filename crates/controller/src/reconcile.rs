@@ -28,6 +28,9 @@ use crate::metrics::ReconcileResult;
 use crate::stages::{self, Synced};
 use crate::{events, poll, retry};
 
+/// How long triggers of one Application are gathered into one reconcile.
+const DEBOUNCE: Duration = Duration::from_millis(500);
+
 /// How soon a reconcile that failed in an unexpected way (writing status) runs again.
 const ERROR_REQUEUE: Duration = Duration::from_secs(5);
 
@@ -75,7 +78,7 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
 
 /// One reconcile of an Application that exists.
 async fn apply(app: Arc<Application>, ctx: &Context) -> Result<Action, ReconcileError> {
-    let (Some(namespace), Some(name), Some(id)) = (
+    let (Some(namespace), Some(_), Some(id)) = (
         &app.metadata.namespace,
         &app.metadata.name,
         stages::app_id(&app),
@@ -87,29 +90,71 @@ async fn apply(app: Arc<Application>, ctx: &Context) -> Result<Action, Reconcile
     let requested = app.operation.is_some() && !ctx.requests.ran(&app);
     let (outcome, requeue) = pipeline(ctx, &app, &id, requested).await;
     record(ctx, &outcome, started.elapsed());
-    let status = compute_status(app.status.as_ref(), &outcome, &stages::now());
-    let mut version = app.metadata.resource_version.clone();
-    if app.status.as_ref() != Some(&status) {
-        let changes = events::transitions(app.status.as_ref(), &status);
-        events::publish(&ctx.recorder, &app.object_ref(&()), changes).await;
-        let body = json!({"status": status});
-        let patched = Api::<Application>::namespaced(ctx.client.clone(), namespace)
-            .patch_status(name, &PatchParams::default(), &Patch::Merge(&body))
+    let api = Api::<Application>::namespaced(ctx.client.clone(), namespace);
+    let versions =
+        report(ctx, &api, &app, &outcome)
             .await
             .map_err(|source| ReconcileError::Status {
                 app: id.to_string(),
                 source,
             })?;
-        version = patched.metadata.resource_version;
-    }
+    let version = versions.last().cloned();
     // A request is taken off only once its result is in status, so a crash never loses it.
     if requested {
-        ctx.requests.remember(&app, version.clone());
+        ctx.requests.remember(&app, versions);
     }
     if requested && let Err(error) = stages::take_operation(ctx, &app, version).await {
         tracing::warn!(app = %id, %error, "cannot take the sync request; it runs again");
     }
     Ok(Action::requeue(requeue))
+}
+
+/// How many times a status write is computed again after a conflict.
+const STATUS_ATTEMPTS: usize = 3;
+
+/// Writes the status `outcome` makes of `app`'s, when it changes, conditioned on the version it
+/// was computed from: a reconcile that started from a stale read (the watch lagging behind the
+/// controller's own last write) gets a conflict, reads the Application again and computes the
+/// status from the current one — never writing an older status back. Events for the changes go
+/// out once the write succeeded. Returns the versions of the Application seen, oldest first,
+/// ending with the current one.
+async fn report(
+    ctx: &Context,
+    api: &Api<Application>,
+    app: &Application,
+    outcome: &ReconcileOutcome,
+) -> Result<Vec<String>, kube::Error> {
+    let name = app.metadata.name.as_deref().unwrap_or_default();
+    let mut current = std::borrow::Cow::Borrowed(app);
+    let mut versions: Vec<String> = app.metadata.resource_version.iter().cloned().collect();
+    for attempt in 1..=STATUS_ATTEMPTS {
+        let status = compute_status(current.status.as_ref(), outcome, &stages::now());
+        if current.status.as_ref() == Some(&status) {
+            return Ok(versions);
+        }
+        let body = json!({
+            "metadata": {"resourceVersion": current.metadata.resource_version},
+            "status": status,
+        });
+        match api
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(&body))
+            .await
+        {
+            Ok(patched) => {
+                let changes = events::transitions(current.status.as_ref(), &status);
+                events::publish(&ctx.recorder, &app.object_ref(&()), changes).await;
+                versions.extend(patched.metadata.resource_version);
+                return Ok(versions);
+            }
+            Err(kube::Error::Api(e)) if e.code == 409 && attempt < STATUS_ATTEMPTS => {
+                let fresh = api.get(name).await?;
+                versions.extend(fresh.metadata.resource_version.clone());
+                current = std::borrow::Cow::Owned(fresh);
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(versions)
 }
 
 /// An Application is being deleted: its objects are deleted when its policy prunes (or the
@@ -438,11 +483,20 @@ pub async fn run(
         None => Api::all(ctx.client.clone()),
     };
     let users = known.clone();
+    let secrets_seen = Arc::clone(&ctx);
+    // Bursts of triggers (pods of a rollout becoming ready one by one) make one reconcile.
+    let config = kube::runtime::controller::Config::default().debounce(DEBOUNCE);
     controller
+        .with_config(config)
         .watches(applications, watcher::Config::default(), move |changed| {
             dependents(&known, &changed)
         })
         .watches(secrets, watcher::Config::default(), move |secret| {
+            if let (Some(namespace), Some(name)) =
+                (&secret.metadata.namespace, &secret.metadata.name)
+            {
+                secrets_seen.forget_credentials(namespace, name);
+            }
             secret_users(&users, &secret)
         })
         .reconcile_on(changed_applications(&ctx))

@@ -23,14 +23,14 @@ impl Requests {
             .is_some_and(|seen| seen.contains(version))
     }
 
-    /// Remembers that the request `app` carries was run: this version of it, and `after`, the
-    /// version the status patch left (which still carries it until it is taken off).
-    pub fn remember(&self, app: &Application, after: Option<String>) {
+    /// Remembers that the request `app` carries was run, and `versions` (this version of it,
+    /// any read meanwhile and the one the status patch left) all carried it until it is taken
+    /// off.
+    pub fn remember(&self, app: &Application, versions: Vec<String>) {
         let Some(uid) = &app.metadata.uid else {
             return;
         };
-        let versions = app.metadata.resource_version.iter().cloned().chain(after);
-        self.lock().insert(uid.clone(), versions.collect());
+        self.lock().insert(uid.clone(), versions);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<String>>> {
@@ -59,7 +59,7 @@ mod tests {
     fn a_request_is_run_once_per_version_that_carries_it_and_a_new_one_runs() {
         let requests = Requests::default();
         assert!(!requests.ran(&app("a", "10")));
-        requests.remember(&app("a", "10"), Some("11".into()));
+        requests.remember(&app("a", "10"), vec!["10".into(), "11".into()]);
         // The version read before and the one the status patch left: both ran already.
         assert!(requests.ran(&app("a", "10")));
         assert!(requests.ran(&app("a", "11")));
@@ -67,7 +67,7 @@ mod tests {
         assert!(!requests.ran(&app("a", "12")));
         assert!(!requests.ran(&app("b", "11")));
         // The next remembered request replaces the last.
-        requests.remember(&app("a", "12"), None);
+        requests.remember(&app("a", "12"), vec!["12".into()]);
         assert!(!requests.ran(&app("a", "10")));
         assert!(requests.ran(&app("a", "12")));
     }

@@ -47,6 +47,9 @@ pub async fn credentials(ctx: &Context, app: &Application) -> Result<Credentials
         return Ok(Credentials::none());
     };
     let namespace = app.metadata.namespace.as_deref().unwrap_or_default();
+    if let Some(known) = ctx.known_credentials(namespace, &secret_ref.name) {
+        return Ok(known);
+    }
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     let secret = secrets.get(&secret_ref.name).await.map_err(|err| {
         let why = format!("cannot read Secret {namespace}/{}: {err}", secret_ref.name);
@@ -58,10 +61,12 @@ pub async fn credentials(ctx: &Context, app: &Application) -> Result<Credentials
         .into_iter()
         .map(|(k, ByteString(v))| (k, v))
         .collect();
-    Credentials::from_secret_data(&data).map_err(|err| {
+    let credentials = Credentials::from_secret_data(&data).map_err(|err| {
         let why = format!("Secret {namespace}/{}: {err}", secret_ref.name);
         failure(Reason::InvalidCredentials, why, false)
-    })
+    })?;
+    ctx.keep_credentials(namespace, &secret_ref.name, &credentials);
+    Ok(credentials)
 }
 
 /// Takes the Application's `operation` (the sync request) off it once its result is in status:

@@ -142,14 +142,25 @@ pub fn compute_status(
         resources,
         operation_state,
         history,
-        inventory: outcome
-            .inventory
-            .clone()
-            .or_else(|| previous.map(|p| p.inventory.clone()))
-            .unwrap_or_default(),
+        inventory: match &outcome.inventory {
+            Some(entries) => stored_order(entries.clone()),
+            None => previous.map(|p| p.inventory.clone()).unwrap_or_default(),
+        },
     };
     status.conditions = conditions::conditions(previous, outcome, &status, now);
     status
+}
+
+/// The inventory sorted the way it is stored (grouped by group, version, kind and namespace),
+/// so that it reads back from the API server exactly as computed and an unchanged inventory is
+/// never written again.
+fn stored_order(mut entries: Vec<InventoryEntry>) -> Vec<InventoryEntry> {
+    let key = |e: &InventoryEntry| {
+        let fields = [&e.group, &e.version, &e.kind, &e.namespace, &e.name];
+        fields.map(String::clone)
+    };
+    entries.sort_by_cached_key(key);
+    entries
 }
 
 /// The resources of a compare, sorted the way they are stored (grouped by group, version, kind
