@@ -228,6 +228,8 @@ async fn pipeline(
             .iter()
             .any(|o| o.sync != capstan_api::SyncStatus::Synced);
         outcome.objects = Some(objects);
+        // Fingerprints learnt by this compare's dry-runs spare the next compare those dry-runs.
+        outcome.inventory = stages::refreshed_inventory(&previous, &prepared, &comparison);
         let decision = match requested {
             Some((operation, by)) => Decision::Sync(operation, by, 0, None),
             None => wanted_sync(app, &sha, out_of_sync),

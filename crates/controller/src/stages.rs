@@ -17,7 +17,7 @@ use capstan_core::app_status::{Failure, ObjectState};
 use capstan_core::diff::DiffState;
 use capstan_core::health::assess;
 use capstan_core::ignore::IgnoreRule;
-use capstan_core::inventory::Inventory;
+use capstan_core::inventory::{Inventory, Record};
 use capstan_core::object::ObjectKey;
 use capstan_core::options::SyncOptions;
 use capstan_core::progress::{Cursor, Stage};
@@ -287,6 +287,38 @@ pub fn ignore_rules(app: &Application) -> Vec<IgnoreRule> {
             managed_fields_managers: d.managed_fields_managers.clone(),
         })
         .collect()
+}
+
+/// The inventory with the fingerprints of the objects a compare found in sync by dry-run where
+/// they differ from the recorded ones (a controller added `deployment.kubernetes.io/revision`
+/// after the apply, say), so the next compare knows them unchanged without a dry-run; `None`
+/// when nothing differs. Only objects already in the inventory are touched: a compare never
+/// adds one.
+pub fn refreshed_inventory(
+    previous: &Inventory,
+    prepared: &[Prepared],
+    comparison: &Comparison,
+) -> Option<Vec<InventoryEntry>> {
+    let kept: std::collections::BTreeSet<&ObjectKey> = previous.iter().map(|(k, _)| k).collect();
+    let records: Vec<(ObjectKey, Record)> = prepared
+        .iter()
+        .zip(&comparison.compared)
+        .filter(|(p, _)| kept.contains(&p.key))
+        .filter_map(|(p, c)| {
+            let found = c.in_sync.as_ref()?;
+            (previous.applied(&p.key) != Some(found)).then(|| {
+                let record = Record {
+                    version: p.version().to_owned(),
+                    applied: Some(found.clone()),
+                };
+                (p.key.clone(), record)
+            })
+        })
+        .collect();
+    if records.is_empty() {
+        return None;
+    }
+    Some(previous.carry_over(records, &Default::default()).entries())
 }
 
 /// The client `app`'s objects are compared (dry-run) and written with.
