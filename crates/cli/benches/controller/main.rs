@@ -18,7 +18,8 @@
 //! For each phase the controller's requests are counted by verb and resource from the audit log,
 //! which shows what a slow phase waits on. Run with `cargo xtask bench controller`;
 //! `CAPSTAN_KUBECTL` names kubectl, `CAPSTAN_TESTENV_BIN_DIR` the Kubernetes test binaries;
-//! `RUST_LOG` is passed to the controller, whose log is kept when `CAPSTAN_BENCH_KEEP` is set.
+//! `RUST_LOG` is passed to the controller; with `CAPSTAN_BENCH_KEEP` set, its log and the audit
+//! log are kept in the run's directory.
 
 mod cost;
 mod kubectl;
@@ -99,7 +100,8 @@ async fn bench() -> anyhow::Result<()> {
         rss,
     });
     if std::env::var_os("CAPSTAN_BENCH_KEEP").is_some() {
-        eprintln!("bench: kept {}", env.root.display());
+        std::fs::copy(env.plane.audit_log().path(), env.root.join("audit.log"))?;
+        eprintln!("bench: kept {} (with the audit log)", env.root.display());
     } else {
         let _ = std::fs::remove_dir_all(&env.root);
     }
