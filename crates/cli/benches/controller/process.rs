@@ -1,5 +1,5 @@
-//! The `capstan controller` child process and what `/proc` says of a process: CPU seconds
-//! (`utime + stime`) and peak resident memory (`VmHWM`).
+//! The `capstan controller` child process (it dies with the benchmark) and what `/proc` says of
+//! a process: CPU seconds (`utime + stime`) and peak resident memory (`VmHWM`).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -32,7 +32,12 @@ impl Controller {
             .port();
         let log = std::fs::File::create(args.log)
             .with_context(|| format!("creating {}", args.log.display()))?;
-        let child = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        // Through `setpriv --pdeathsig KILL` (which execs it, keeping the PID), like the test
+        // environment's components: the controller dies with the benchmark even when the
+        // benchmark is killed.
+        let child = Command::new("setpriv")
+            .args(["--pdeathsig", "KILL", "--"])
+            .arg(env!("CARGO_BIN_EXE_capstan"))
             .arg("controller")
             .arg("--kubeconfig")
             .arg(args.kubeconfig)
