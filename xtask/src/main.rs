@@ -4,7 +4,8 @@
 //! - `cargo xtask testenv build|up [--workloads]|down` — the local control plane for trying
 //!   Capstan by hand.
 //! - `cargo xtask demo` — the control plane with the workload tier, in the foreground.
-//! - `cargo xtask bench [git|render|cluster]` — the benchmarks, each against its baseline.
+//! - `cargo xtask bench [git|render|cluster|controller]` — the benchmarks, each against its
+//!   baseline.
 //! - `cargo xtask codegen` — write the generated files (the Application CRD).
 
 mod codegen;
@@ -22,7 +23,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   test                         install missing tools, then cargo fmt --check, clippy and all tests
-  bench [git|render|cluster]   run the benchmarks (criterion), each side by side with its baseline
+  bench [git|render|cluster|controller]
+                               run the benchmarks, each side by side with its baseline
   codegen                      write the generated files: the Application CRD in deploy/ and charts/
   demo                         run a local control plane with the workload tier until Ctrl-C
   testenv build                build the Kubernetes test binaries into the cache (if missing)
@@ -38,10 +40,12 @@ fn main() -> ExitCode {
         ["codegen"] => codegen::run(),
         ["bench"] => bench_git()
             .and_then(|()| bench_render())
-            .and_then(|()| bench_cluster()),
+            .and_then(|()| bench_cluster())
+            .and_then(|()| bench_controller()),
         ["bench", "git"] => bench_git(),
         ["bench", "render"] => bench_render(),
         ["bench", "cluster"] => bench_cluster(),
+        ["bench", "controller"] => bench_controller(),
         ["testenv", "build"] => testenv::build().map(|_| ()),
         ["testenv", "up"] => testenv::up(false),
         ["testenv", "up", "--workloads"] => testenv::up(true),
@@ -160,11 +164,23 @@ fn bench_git() -> anyhow::Result<()> {
 /// `capstan apply`/`capstan diff` against `kubectl apply/diff --server-side` on a real
 /// apiserver (issue: diff/apply), in one run.
 fn bench_cluster() -> anyhow::Result<()> {
+    bench_against_kubectl("cluster")
+}
+
+/// `capstan controller` reconciling 100 Applications × 20 objects against `kubectl apply
+/// --server-side` + `kubectl rollout status` of the same objects (issue 12), in one run.
+fn bench_controller() -> anyhow::Result<()> {
+    bench_against_kubectl("controller")
+}
+
+/// Runs the `capstan` crate's benchmark `name`, which needs the test control plane and the
+/// reference kubectl.
+fn bench_against_kubectl(name: &str) -> anyhow::Result<()> {
     prereqs::ensure()?;
     let bin_dir = testenv::build()?;
     let kubectl = prereqs::kubectl()?;
     cargo(
-        &["bench", "--locked", "-p", "capstan", "--bench", "cluster"],
+        &["bench", "--locked", "-p", "capstan", "--bench", name],
         &[
             ("CAPSTAN_TESTENV_BIN_DIR", &bin_dir.to_string_lossy()),
             ("CAPSTAN_KUBECTL", &kubectl.to_string_lossy()),

@@ -340,7 +340,8 @@ async fn start_apiserver(
         format!("--tls-cert-file={}", pki.serving_cert.display()),
         format!("--tls-private-key-file={}", pki.serving_key.display()),
         format!("--client-ca-file={}", pki.ca_cert.display()),
-        "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
+        // A /16: room for thousands of Services (the controller benchmark creates 400).
+        "--service-cluster-ip-range=10.0.0.0/16".to_owned(),
         "--allow-privileged=true".to_owned(),
         "--authorization-mode=RBAC".to_owned(),
         format!("--token-auth-file={}", tokens.display()),

@@ -19,6 +19,20 @@ use crate::{Error, binaries};
 /// The name of the fake node kwok manages.
 pub const NODE_NAME: &str = "kwok-node-0";
 
+/// Client rate limits and worker counts of kube-controller-manager and kube-scheduler, raised far
+/// above their defaults (20 QPS, burst 30; 5 Deployment and ReplicaSet workers; the scheduler's
+/// 50 QPS) so that a rollout of hundreds of pods is bound by the API server, not by a client-side
+/// limiter: the same values kwokctl uses for its benchmarks ("unlimited" QPS 5000, burst 10000).
+const CLIENT_LIMITS: [&str; 2] = ["--kube-api-qps=5000", "--kube-api-burst=10000"];
+
+/// Workers per controller of kube-controller-manager for the objects a rollout touches.
+const KCM_WORKERS: [&str; 4] = [
+    "--concurrent-deployment-syncs=20",
+    "--concurrent-replicaset-syncs=20",
+    "--concurrent-service-endpoint-syncs=20",
+    "--concurrent-gc-syncs=40",
+];
+
 /// kwok's stage definitions: how the fake node and the pods scheduled onto it change state.
 const STAGES: &str = include_str!("kwok-stages.yaml");
 
@@ -50,6 +64,12 @@ pub async fn start(
         ),
         format!("--root-ca-file={}", pki.ca_cert.display()),
     ]);
+    kcm_extra.extend(
+        CLIENT_LIMITS
+            .iter()
+            .chain(&KCM_WORKERS)
+            .map(|f| (*f).to_owned()),
+    );
     start_secure(
         "kube-controller-manager",
         dir,
@@ -59,7 +79,8 @@ pub async fn start(
         components,
     )
     .await?;
-    let scheduler_extra = kubeconfig_flags(&identity("system:kube-scheduler")?);
+    let mut scheduler_extra = kubeconfig_flags(&identity("system:kube-scheduler")?).to_vec();
+    scheduler_extra.extend(CLIENT_LIMITS.map(str::to_owned));
     start_secure(
         "kube-scheduler",
         dir,

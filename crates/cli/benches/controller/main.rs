@@ -1,0 +1,214 @@
+//! The Application controller end to end (issue 12): 100 Applications × 20 objects (2
+//! Deployments of 2 replicas, 2 Services, 16 ConfigMaps each) from one repository on the test git
+//! server (HTTPS, basic auth) and one shared Secret, reconciled by the real `capstan controller`
+//! process against a control plane with the workload tier, side by side in the same run with the
+//! floor the cluster sets: `kubectl apply --server-side` + `kubectl rollout status` of the same
+//! objects (kubectl first, so Capstan never runs on a smaller store).
+//!
+//! Measured, once each (a cold start takes a fresh cluster's worth of objects, so the run is not
+//! repeated; figures vary by about ±15% between runs on a shared 2-core machine):
+//! - cold: creating the Applications → every one Synced and Healthy;
+//! - change: a commit changing one ConfigMap of every Application, each Application then
+//!   refresh-annotated → every one Synced at the new commit (and kubectl's re-apply of the
+//!   changed tree as its floor);
+//! - idle, over two refresh intervals once everything is synced: the controller's CPU
+//!   (`/proc/PID/stat`) and its user's requests in the audit log (writes must be zero);
+//! - the controller's peak RSS (`VmHWM`).
+//!
+//! For each phase the controller's requests are counted by verb and resource from the audit log,
+//! which shows what a slow phase waits on. Run with `cargo xtask bench controller`;
+//! `CAPSTAN_KUBECTL` names kubectl, `CAPSTAN_TESTENV_BIN_DIR` the Kubernetes test binaries;
+//! `RUST_LOG` is passed to the controller; with `CAPSTAN_BENCH_KEEP` set, its log and the audit
+//! log are kept in the run's directory.
+
+mod cost;
+mod kubectl;
+mod manifests;
+mod process;
+mod report;
+mod setup;
+mod watch;
+
+use std::time::{Duration, Instant};
+
+use capstan_api::REFRESH_ANNOTATION;
+use futures::future::try_join_all;
+use kube::api::{Patch, PatchParams, PostParams};
+use serde_json::json;
+
+use crate::cost::{Cost, Start};
+use crate::kubectl::Kubectl;
+use crate::manifests::{APPS, OBJECTS};
+use crate::process::{Controller, ControllerArgs, peak_rss_mib};
+use crate::report::{Summary, summary};
+use crate::setup::{APPS_NAMESPACE, Env, KUBECTL_TARGET};
+use crate::watch::{Applications, healthy, synced_at};
+
+/// The Applications' `refreshInterval`; the idle window is two of them.
+const REFRESH: Duration = Duration::from_secs(10);
+/// The controller's `--poll-interval` (the shared repository check).
+const POLL: &str = "10s";
+/// How long any phase may take before the run fails.
+const PHASE_TIMEOUT: Duration = Duration::from_secs(300);
+
+fn main() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(bench());
+    if let Err(err) = &result {
+        eprintln!("bench: failed: {err:#}");
+    }
+    result
+}
+
+async fn bench() -> anyhow::Result<()> {
+    eprintln!("bench: starting the control plane (workload tier) and the git servers");
+    let env = Env::start().await?;
+    let kubectl = Kubectl {
+        binary: capstan_testenv::binaries::kubectl(),
+        kubeconfig: env.plane.admin_kubeconfig().to_owned(),
+        namespace: KUBECTL_TARGET.to_owned(),
+    };
+    let tree = env.root.join("tree");
+
+    eprintln!("bench: kubectl apply --server-side + rollout status of {APPS}×{OBJECTS} objects");
+    let start = Start::now(&env, None)?;
+    let floor = kubectl.apply_and_roll_out(&tree)?;
+    let floor_cost = start.cost(&env, None, Instant::now(), None)?;
+
+    let mut run = Run::start(&env)?;
+    let (cold_synced, cold) = run.cold().await?;
+
+    eprintln!("bench: kubectl re-apply of the changed tree (one ConfigMap per Application)");
+    manifests::write_tree(&tree, &manifests::changed_files(2))?;
+    let floor_change = kubectl.apply(&tree)?;
+
+    let change = run.change().await?;
+    let idle = run.idle().await?;
+    let rss = peak_rss_mib(run.controller.pid())?;
+    run.controller.stop()?;
+
+    summary(&Summary {
+        floor: &floor,
+        floor_cost: &floor_cost,
+        floor_change,
+        cold_synced,
+        cold: &cold,
+        change: &change,
+        idle: &idle,
+        rss,
+    });
+    if std::env::var_os("CAPSTAN_BENCH_KEEP").is_some() {
+        std::fs::copy(env.plane.audit_log().path(), env.root.join("audit.log"))?;
+        eprintln!("bench: kept {} (with the audit log)", env.root.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&env.root);
+    }
+    Ok(())
+}
+
+/// The controller at work on the environment, and the watch that times it.
+struct Run<'a> {
+    env: &'a Env,
+    controller: Controller,
+    pid: Option<u32>,
+    watch: Applications,
+}
+
+impl<'a> Run<'a> {
+    fn start(env: &'a Env) -> anyhow::Result<Self> {
+        let controller = Controller::start(&ControllerArgs {
+            kubeconfig: &env.capstan_kubeconfig,
+            namespace: APPS_NAMESPACE,
+            poll_interval: POLL,
+            git_cache: &env.root.join("git-cache"),
+            log: &env.root.join("controller.log"),
+        })?;
+        Ok(Run {
+            env,
+            pid: Some(controller.pid()),
+            controller,
+            watch: Applications::watch(env.applications()),
+        })
+    }
+
+    /// Creates the Applications and waits until all are Synced, then Healthy; returns when all
+    /// were Synced and the whole phase's cost.
+    async fn cold(&mut self) -> anyhow::Result<(Duration, Cost)> {
+        eprintln!("bench: creating {APPS} Applications");
+        let start = Start::now(self.env, self.pid)?;
+        let refresh = format!("{}s", REFRESH.as_secs());
+        let apps = self.env.applications();
+        try_join_all((0..APPS).map(|i| {
+            let (apps, app) = (apps.clone(), self.env.application(i, &refresh));
+            async move { anyhow::Ok(apps.create(&PostParams::default(), &app?).await?) }
+        }))
+        .await?;
+        let first = self.env.first.clone();
+        let synced = self.wait("every Application Synced", |a| synced_at(a, &first));
+        let synced = synced.await?.duration_since(start.at);
+        let what = "every Application Synced and Healthy";
+        let end = self
+            .wait(what, |a| synced_at(a, &first) && healthy(a))
+            .await?;
+        Ok((
+            synced,
+            start.cost(self.env, self.pid, end, Some(&mut self.watch))?,
+        ))
+    }
+
+    /// Commits a change of one ConfigMap per Application, refresh-annotates every Application and
+    /// waits until all are Synced (and Healthy) at the new commit.
+    async fn change(&mut self) -> anyhow::Result<Cost> {
+        eprintln!("bench: committing the change and refreshing every Application");
+        let start = Start::now(self.env, self.pid)?;
+        let files = manifests::changed_files(2);
+        let second = setup::commit(&self.env.repo, &files, "one ConfigMap each")?;
+        let now = k8s_openapi::jiff::Timestamp::now().to_string();
+        let patch = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: now}}});
+        let apps = self.env.applications();
+        try_join_all((0..APPS).map(|i| {
+            let (apps, patch, name) = (apps.clone(), &patch, manifests::app_name(i));
+            async move {
+                let params = PatchParams::default();
+                anyhow::Ok(apps.patch(&name, &params, &Patch::Merge(patch)).await?)
+            }
+        }))
+        .await?;
+        let what = "every Application Synced at the new commit";
+        let end = self
+            .wait(what, |a| synced_at(a, &second) && healthy(a))
+            .await?;
+        start.cost(self.env, self.pid, end, Some(&mut self.watch))
+    }
+
+    /// Two refresh intervals of a synced controller. With `CAPSTAN_BENCH_DUMP=NAME`, every
+    /// status of Application NAME seen meanwhile is written to the run's directory.
+    async fn idle(&mut self) -> anyhow::Result<Cost> {
+        let window = REFRESH * 2;
+        eprintln!("bench: idle for {window:?} (two refresh intervals)");
+        let start = Start::now(self.env, self.pid)?;
+        self.watch.take_changes();
+        if let Some(name) = std::env::var_os("CAPSTAN_BENCH_DUMP") {
+            let name = name.to_string_lossy().into_owned();
+            self.watch.dump = Some((self.env.root.clone(), name, 0));
+        }
+        self.watch.observe(window).await?;
+        self.controller.check_running()?;
+        start.cost(self.env, self.pid, Instant::now(), Some(&mut self.watch))
+    }
+
+    /// Waits until every Application satisfies `done`, failing with the controller's log when
+    /// it has exited meanwhile.
+    async fn wait(
+        &mut self,
+        what: &str,
+        done: impl Fn(&capstan_api::application::Application) -> bool,
+    ) -> anyhow::Result<Instant> {
+        let deadline = tokio::time::Instant::now() + PHASE_TIMEOUT;
+        let waited = self.watch.until(what, APPS, deadline, done).await;
+        self.controller.check_running()?;
+        waited
+    }
+}

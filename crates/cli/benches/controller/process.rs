@@ -1,0 +1,160 @@
+//! The `capstan controller` child process (it dies with the benchmark) and what `/proc` says of
+//! a process: CPU seconds (`utime + stime`) and peak resident memory (`VmHWM`).
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// A running `capstan controller`; dropping it kills the process.
+pub struct Controller {
+    child: Child,
+    log: PathBuf,
+}
+
+/// How the controller is run.
+pub struct ControllerArgs<'a> {
+    pub kubeconfig: &'a Path,
+    pub namespace: &'a str,
+    pub poll_interval: &'a str,
+    pub git_cache: &'a Path,
+    pub log: &'a Path,
+}
+
+impl Controller {
+    /// Starts the controller (its output in `args.log`; `RUST_LOG` is passed through) and waits
+    /// until `/readyz` answers 200.
+    pub fn start(args: &ControllerArgs<'_>) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let log = std::fs::File::create(args.log)
+            .with_context(|| format!("creating {}", args.log.display()))?;
+        // Through `setpriv --pdeathsig KILL` (which execs it, keeping the PID), like the test
+        // environment's components: the controller dies with the benchmark even when the
+        // benchmark is killed.
+        let child = Command::new("setpriv")
+            .args(["--pdeathsig", "KILL", "--"])
+            .arg(env!("CARGO_BIN_EXE_capstan"))
+            .arg("controller")
+            .arg("--kubeconfig")
+            .arg(args.kubeconfig)
+            .args(["--namespace", args.namespace])
+            .args(["--http-addr", &format!("127.0.0.1:{port}")])
+            .args(["--poll-interval", args.poll_interval])
+            .arg("--git-cache")
+            .arg(args.git_cache)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting capstan controller")?;
+        let mut controller = Controller {
+            child,
+            log: args.log.to_owned(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = controller.child.try_wait()? {
+                bail!(
+                    "capstan controller exited during startup ({status}); its log:\n{}",
+                    controller.log_tail()
+                );
+            }
+            if http_status(port, "/readyz").is_ok_and(|code| code == 200) {
+                return Ok(controller);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "capstan controller was not ready within 60 s; its log:\n{}",
+                    controller.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Fails, with the end of its log, when the controller has exited.
+    pub fn check_running(&mut self) -> anyhow::Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!(
+                "capstan controller exited ({status}); its log:\n{}",
+                self.log_tail()
+            );
+        }
+        Ok(())
+    }
+
+    /// The end of the controller's log.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let start = text.len().saturating_sub(4000);
+        text.get(start..).unwrap_or(&text).to_owned()
+    }
+
+    /// Stops the controller with SIGTERM and waits for it (SIGKILL after 15 s).
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status()?;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                bail!("capstan controller did not stop within 15 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The status code of `GET http://127.0.0.1:<port><path>`.
+fn http_status(port: u16, path: &str) -> anyhow::Result<u16> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let code = response
+        .split_whitespace()
+        .nth(1)
+        .context("no status line")?;
+    Ok(code.parse()?)
+}
+
+/// CPU seconds (user + system) process `pid` has used, from `/proc/PID/stat`.
+pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after "pid (comm) ": state is the first, utime the 12th, stime the 13th.
+    let after = stat.rsplit_once(") ").context("/proc stat format")?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    Ok(ticks / 100.0) // USER_HZ is 100 on Linux
+}
+
+/// Peak resident memory of process `pid` in MiB (`VmHWM` in `/proc/PID/status`).
+pub fn peak_rss_mib(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .context("no VmHWM in /proc status")?;
+    let kib: f64 = line
+        .split_whitespace()
+        .nth(1)
+        .context("VmHWM format")?
+        .parse()?;
+    Ok(kib / 1024.0)
+}

@@ -1,0 +1,84 @@
+//! The closing table (stderr): each figure beside its target, then per phase what the controller
+//! asked of the API server and which status fields it rewrote.
+
+use std::time::Duration;
+
+use crate::cost::Cost;
+use crate::kubectl;
+use crate::manifests::{APPS, OBJECTS};
+use crate::setup::CAPSTAN_USER;
+
+pub struct Summary<'a> {
+    pub floor: &'a kubectl::Floor,
+    pub floor_cost: &'a Cost,
+    pub floor_change: Duration,
+    pub cold_synced: Duration,
+    pub cold: &'a Cost,
+    pub change: &'a Cost,
+    pub idle: &'a Cost,
+    pub rss: f64,
+}
+
+pub fn summary(s: &Summary<'_>) {
+    let floor = s.floor.total().as_secs_f64();
+    let pass = |ok: bool| if ok { "met" } else { "MISSED" };
+    eprintln!(
+        "\n{APPS} Applications × {OBJECTS} objects; seconds, CPU seconds; target in brackets"
+    );
+    eprintln!(
+        "kubectl floor: apply --server-side {:.2} s + rollout status {:.2} s = {floor:.2} s \
+         (server CPU {:.1} s, workload tier {:.1} s)",
+        s.floor.apply.as_secs_f64(),
+        s.floor.rollout.as_secs_f64(),
+        s.floor_cost.server_cpu,
+        s.floor_cost.workload_cpu,
+    );
+    let ratio = s.cold.seconds / floor;
+    eprintln!(
+        "cold: all Synced {:.2} s, all Synced and Healthy {:.2} s = {ratio:.2}× the floor \
+         [≤ 30 s: {}; ≤ 1.5×: {}]",
+        s.cold_synced.as_secs_f64(),
+        s.cold.seconds,
+        pass(s.cold.seconds <= 30.0),
+        pass(ratio <= 1.5),
+    );
+    eprintln!(
+        "change: all Synced at the new commit {:.2} s [≤ 10 s: {}]; kubectl re-apply {:.2} s",
+        s.change.seconds,
+        pass(s.change.seconds <= 10.0),
+        s.floor_change.as_secs_f64(),
+    );
+    let idle_share = s.idle.controller_cpu / s.idle.seconds * 100.0;
+    eprintln!(
+        "idle over {:.0} s: {} writes [0: {}], controller CPU {:.2} s = {idle_share:.1}% of a core \
+         [≤ 2%: {}]",
+        s.idle.seconds,
+        s.idle.writes,
+        pass(s.idle.writes == 0),
+        s.idle.controller_cpu,
+        pass(idle_share <= 2.0),
+    );
+    eprintln!("controller peak RSS (VmHWM): {:.1} MiB", s.rss);
+    for (phase, cost) in [("cold", s.cold), ("change", s.change), ("idle", s.idle)] {
+        eprintln!(
+            "\n{phase}: controller CPU {:.2} s, kube-apiserver + etcd {:.2} s, workload tier {:.2} s; \
+             {} requests by {CAPSTAN_USER}, {} writes:",
+            cost.controller_cpu,
+            cost.server_cpu,
+            cost.workload_cpu,
+            cost.requests.iter().map(|(_, n)| n).sum::<usize>(),
+            cost.writes,
+        );
+        for (kind, n) in &cost.requests {
+            eprintln!("  {n:>6}  {kind}");
+        }
+        eprintln!("  dry-runs by object (Application prefix left out), most frequent:");
+        for (object, n) in cost.dry_runs.iter().take(8) {
+            eprintln!("  {n:>6}  {object}");
+        }
+        eprintln!("  status fields the controller's status writes changed, most frequent:");
+        for (path, n) in cost.status_changes.iter().take(12) {
+            eprintln!("  {n:>6}  {path}");
+        }
+    }
+}
