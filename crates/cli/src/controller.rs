@@ -58,6 +58,13 @@ fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
 }
 
 async fn controller(args: &Args) -> anyhow::Result<()> {
+    // Logs on stderr, filtered by `RUST_LOG` (default: warnings, and Capstan's info).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,capstan=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let config =
         crate::connect::load_config(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
     let client =

@@ -25,7 +25,7 @@ async fn the_controller_syncs_an_application_serves_its_endpoints_and_stops_on_s
         app::create_application(&ctx, "web", &repo.url, json!({"syncPolicy": policy})).await?;
         let sha = repo.first;
         let port = free_port()?;
-        let mut controller = app::spawn_controller(&ctx, &ctx.capstan_kubeconfig, port, &[])?;
+        let controller = app::spawn_controller(&ctx, &ctx.capstan_kubeconfig, port, &[])?;
 
         // kstatus conditions: `kubectl wait` works on an Application as on any workload.
         let waited = tokio::process::Command::new(capstan_testenv::binaries::kubectl())
@@ -103,17 +103,7 @@ async fn the_controller_syncs_an_application_serves_its_endpoints_and_stops_on_s
         )
         .await?;
 
-        let pid = controller
-            .id()
-            .ok_or_else(|| anyhow::anyhow!("the controller has no pid"))?;
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()?;
-        let status = tokio::time::timeout(Duration::from_secs(15), controller.wait()).await??;
-        assert!(
-            status.success(),
-            "the controller did not stop cleanly: {status}"
-        );
+        app::stop_controller(&ctx, controller).await?;
         Ok(())
     })
     .await

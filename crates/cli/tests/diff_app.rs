@@ -76,7 +76,7 @@ async fn diff_app_shows_what_a_sync_of_the_application_would_change_and_nothing_
             spawn_controller(&ctx, &ctx.capstan_kubeconfig, common::free_port()?, &[])?;
         until_synced(&ctx, "web", &repo.first).await?;
         // No controller from here on: nothing heals or syncs behind the diffs' backs.
-        stop_controller(controller).await?;
+        stop_controller(&ctx, controller).await?;
 
         let (code, stdout, stderr) = diff_app(&ctx, "web", None).await?;
         assert_eq!(code, 0, "a synced application differs:\n{stdout}{stderr}");

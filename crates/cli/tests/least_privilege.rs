@@ -172,7 +172,7 @@ async fn the_controller_syncs_with_only_the_shipped_cluster_role_and_writes_as_t
         )?;
         create_application(&ctx, "web", &repo.url, json!({})).await?;
         let lifecycle = sync_request_and_deletion(&ctx, &repo.first).await;
-        let stderr = stop_controller(controller).await?;
+        let stderr = stop_controller(&ctx, controller).await?;
         lifecycle.map_err(|err| anyhow::anyhow!("{err:#}\ncontroller stderr:\n{stderr}"))?;
 
         let controller_requests = ctx.audit()?.since(mark).by_user(&user);

@@ -62,6 +62,7 @@ pub async fn differences(
         app,
         rules,
         parallelism,
+        dry_run_missing: true,
     };
     differences_in(&cx, prepared, &live, previous).await
 }
@@ -79,6 +80,10 @@ pub struct Context<'a> {
     pub rules: &'a [IgnoreRule],
     /// How many dry-runs or reads at once.
     pub parallelism: usize,
+    /// Whether an object missing from the cluster is dry-run too — for a diff that shows what
+    /// the API server would default in it. A controller, which only needs to know it is
+    /// missing (its sync creates it), leaves this off and spares one request per new object.
+    pub dry_run_missing: bool,
 }
 
 /// [`differences`] against live objects already in hand — from the shared watch caches
@@ -139,8 +144,16 @@ pub async fn compare_app(
         app,
         rules,
         parallelism,
+        dry_run_missing,
     } = *cx;
-    let compared = compare_all(client, prepared, live, rules, previous, parallelism).await?;
+    let compares: Vec<_> = prepared
+        .iter()
+        .map(|object| {
+            let found = live.get(&object.key);
+            compare_one(client, object, found, rules, previous, dry_run_missing)
+        })
+        .collect();
+    let compared = parallel::try_run(compares, parallelism).await?;
     let keys: BTreeSet<ObjectKey> = prepared.iter().map(|p| p.key.clone()).collect();
     let departed = departed(client, catalog, app, previous, &keys, parallelism).await?;
     Ok(Comparison { compared, departed })
@@ -183,7 +196,7 @@ pub async fn compare_all(
 ) -> Result<Vec<Compared>, ClusterError> {
     let compares: Vec<_> = prepared
         .iter()
-        .map(|object| compare_one(client, object, live.get(&object.key), rules, known))
+        .map(|object| compare_one(client, object, live.get(&object.key), rules, known, true))
         .collect();
     parallel::try_run(compares, parallelism).await
 }
@@ -195,8 +208,16 @@ async fn compare_one(
     live: Option<&Value>,
     rules: &[IgnoreRule],
     known: &Inventory,
+    dry_run_missing: bool,
 ) -> Result<Compared, ClusterError> {
     let key = &object.key;
+    if live.is_none() && !dry_run_missing {
+        let diff = compare(key, &body(object, None, rules), None, rules);
+        return Ok(Compared {
+            diff,
+            in_sync: None,
+        });
+    }
     if let Some(live) = live {
         let body = body(object, Some(live), rules);
         if fingerprint::unchanged(key, known.applied(key), &body, live) {

@@ -81,6 +81,7 @@ async fn compare(
         app,
         rules: &[],
         parallelism: 16,
+        dry_run_missing: false,
     };
     let found = differences_in(&cx, prepared, &live, inventory).await?;
     Ok(found.diffs.iter().map(|d| d.key.to_string()).collect())
@@ -208,6 +209,7 @@ async fn a_synced_application_is_compared_with_no_request_but_what_changed() -> 
             app: &app,
             rules: &[],
             parallelism: 16,
+            dry_run_missing: false,
         };
         let comparison = compare_app(&cx, &prepared, &live, &inventory).await?;
         let request = SyncRequest::new(&app, &ns);
@@ -308,6 +310,29 @@ async fn admission_mutations_cost_nothing_in_steady_state() -> anyhow::Result<()
             n, 0,
             "{COMPARES} compares of a mutated, synced application made requests:\n{log}"
         );
+        Ok(())
+    })
+    .await
+}
+
+/// A controller's compare of objects not created yet (`dry_run_missing: false`): each differs,
+/// and none is dry-run — its sync creates it, so the dry-run would only repeat that work.
+#[tokio::test]
+async fn objects_not_created_yet_differ_without_a_dry_run() -> anyhow::Result<()> {
+    run(Tier::ApiServer, "steady-missing", |ctx| async move {
+        let ns = ctx.namespace.clone();
+        let capstan = ctx.capstan_client().await?;
+        let app = AppId::parse(&format!("{ns}/fresh"))?;
+        let catalog = Catalog::discover(&capstan).await?;
+        let prepared = prepare(objects(), &catalog, &ns, &app, SyncOptions::default())?;
+        let inventory = Inventory::default();
+        let cache = LiveCache::new(capstan.clone(), false);
+        let mark = ctx.audit()?.mark();
+        let state = (&app, prepared.as_slice(), &inventory);
+        let differing = compare(&capstan, &cache, &catalog, state).await?;
+        assert_eq!(differing.len(), prepared.len(), "{differing:?}");
+        let (n, log) = requests(&ctx, mark, AuditEvent::is_dry_run)?;
+        assert_eq!(n, 0, "objects not created yet were dry-run:\n{log}");
         Ok(())
     })
     .await

@@ -265,6 +265,7 @@ pub async fn compare(
         app: id,
         rules: &rules,
         parallelism: ctx.parallelism,
+        dry_run_missing: false,
     };
     let comparison = compare_app(&cx, prepared, &live, previous)
         .await

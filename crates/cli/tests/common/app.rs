@@ -193,6 +193,12 @@ pub fn spawn_controller(
         .join("capstan-cli-tests")
         .join(&ctx.namespace)
         .join("controller-git");
+    // Its log goes to a file, never to a pipe nobody drains (a full pipe would block it).
+    std::fs::create_dir_all(&git_cache)?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(controller_log(ctx))?;
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_capstan"))
         .arg("controller")
         .arg("--kubeconfig")
@@ -203,25 +209,32 @@ pub fn spawn_controller(
         .arg(&git_cache)
         .args(extra)
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(log)
         .kill_on_drop(true)
         .spawn()?;
     Ok(child)
 }
 
-/// Stops a controller with SIGTERM and waits until it has exited cleanly; returns what it wrote
-/// on stderr.
-pub async fn stop_controller(mut controller: tokio::process::Child) -> anyhow::Result<String> {
-    use tokio::io::AsyncReadExt;
+/// Where the test's controllers log (stderr, appended).
+pub fn controller_log(ctx: &TestContext) -> PathBuf {
+    std::env::temp_dir()
+        .join("capstan-cli-tests")
+        .join(&ctx.namespace)
+        .join("controller.log")
+}
+
+/// Stops a controller with SIGTERM and waits until it has exited cleanly; returns what the
+/// test's controllers wrote on stderr.
+pub async fn stop_controller(
+    ctx: &TestContext,
+    mut controller: tokio::process::Child,
+) -> anyhow::Result<String> {
     let pid = controller.id().context("the controller has no pid")?;
     std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()?;
-    let mut stderr = String::new();
-    if let Some(mut pipe) = controller.stderr.take() {
-        pipe.read_to_string(&mut stderr).await?;
-    }
     let status = tokio::time::timeout(Duration::from_secs(15), controller.wait()).await??;
+    let stderr = std::fs::read_to_string(controller_log(ctx)).unwrap_or_default();
     anyhow::ensure!(
         status.success(),
         "the controller did not stop cleanly: {status}\n{stderr}"
