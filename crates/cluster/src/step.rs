@@ -145,13 +145,17 @@ pub async fn step(
         Stage::Apply(n) => {
             let applied = apply_step(client, catalog, run, cursor.wave, n).await;
             let failed = applied.iter().find(|o| o.action == Action::Failed);
-            let reason = failed.map(|o| o.reason.unwrap_or(Reason::ApplyFailed));
+            // The first failure, named: what a user reads in the Application's Ready condition.
+            let stop = failed.map(|o| Stop {
+                reason: o.reason.unwrap_or(Reason::ApplyFailed),
+                message: format!(
+                    "an apply failed in wave {wave_number}: {}: {}",
+                    o.key, o.message
+                ),
+            });
             progress.outcome.objects.extend(applied);
-            match reason {
-                Some(reason) => Some(Stop {
-                    reason,
-                    message: format!("an apply failed in wave {wave_number}"),
-                }),
+            match stop {
+                Some(stop) => Some(stop),
                 None => {
                     let established = step_rank(run, cursor.wave, n) <= DISCOVERY_RANK;
                     return advance(run, progress, now, established);

@@ -16,12 +16,11 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Resource;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
-use serde_json::json;
 
 use crate::context::Context;
 use crate::metrics::ReconcileResult;
@@ -112,8 +111,8 @@ async fn apply(app: Arc<Application>, ctx: &Context) -> Result<Action, Reconcile
 /// How many times a status write is computed again after a conflict.
 const STATUS_ATTEMPTS: usize = 3;
 
-/// Writes the status `outcome` makes of `app`'s, when it changes, conditioned on the version it
-/// was computed from: a reconcile that started from a stale read (the watch lagging behind the
+/// Writes the status `outcome` makes of `app`'s, when it changes, whole (a PUT of the status
+/// subresource), conditioned on the version it was computed from: a reconcile that started from a stale read (the watch lagging behind the
 /// controller's own last write) gets a conflict, reads the Application again and computes the
 /// status from the current one — never writing an older status back. Events for the changes go
 /// out once the write succeeded. Returns the versions of the Application seen, oldest first,
@@ -132,12 +131,13 @@ async fn report(
         if current.status.as_ref() == Some(&status) {
             return Ok(versions);
         }
-        let body = json!({
-            "metadata": {"resourceVersion": current.metadata.resource_version},
-            "status": status,
-        });
+        // The whole status is replaced (a merge patch would keep fields the new status leaves
+        // out, such as a health message that no longer applies, and differ forever), on the
+        // condition that the Application is still at the version read.
+        let mut next = current.as_ref().clone();
+        next.status = Some(status.clone());
         match api
-            .patch_status(name, &PatchParams::default(), &Patch::Merge(&body))
+            .replace_status(name, &PostParams::default(), &next)
             .await
         {
             Ok(patched) => {
@@ -453,7 +453,13 @@ fn dependents(known: &Store<Application>, changed: &Application) -> Vec<ObjectRe
 
 /// What to do after a reconcile failed to report.
 fn error_policy(_app: Arc<Application>, error: &ReconcileError, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(%error, "reconcile failed");
+    let mut chain = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        chain.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    tracing::warn!(error = %chain, "reconcile failed");
     Action::requeue(ERROR_REQUEUE)
 }
 
