@@ -46,6 +46,9 @@ pub struct Context {
     pub refresher: std::sync::OnceLock<crate::refresh::Refresher>,
     /// The sync requests already run, so a stale read does not run one twice.
     pub requests: crate::requests::Requests,
+    /// What each Application last asked for, to tell a fresh look at the source from a
+    /// periodic re-compare.
+    pub refreshes: Arc<crate::requests::Refreshes>,
     /// Source credentials by Secret (namespace, name), read once and forgotten when the Secret
     /// changes (the controller watches Secrets), so a reconcile does not read its Secret again.
     credentials: std::sync::Mutex<std::collections::HashMap<(String, String), Credentials>>,
@@ -112,6 +115,7 @@ impl Context {
             default_service_account: None,
             refresher: std::sync::OnceLock::new(),
             requests: crate::requests::Requests::default(),
+            refreshes: Arc::default(),
             credentials: std::sync::Mutex::default(),
             writers: std::sync::Mutex::default(),
         })

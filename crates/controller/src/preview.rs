@@ -108,7 +108,7 @@ pub async fn preview(ctx: &Context, app: &Application) -> Result<Preview, Previe
         source,
     })?;
     let creds = stages::credentials(ctx, app).await.map_err(stage)?;
-    let rendered = stages::render(ctx, app, &creds, None)
+    let rendered = stages::render(ctx, app, &creds, None, true)
         .await
         .map_err(stage)?;
     let prepared = stages::prepared(ctx, app, &id, rendered.objects)

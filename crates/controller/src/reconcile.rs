@@ -215,7 +215,10 @@ async fn pipeline(
     let result: Result<Did, Failure> = async {
         let creds = stages::credentials(ctx, app).await?;
         let revision = requested.as_ref().map(|(op, _)| op.revision.clone());
-        let rendered = stages::render(ctx, app, &creds, revision.as_deref()).await?;
+        // A periodic re-compare takes the repository poll's recent check; anything a user or a
+        // change asked for checks the server now.
+        let fresh = ctx.refreshes.asked(app) || requested.is_some();
+        let rendered = stages::render(ctx, app, &creds, revision.as_deref(), fresh).await?;
         let sha = rendered.commit.sha.clone();
         outcome.commit = Some(CommitSummary {
             sha: sha.clone(),
@@ -477,7 +480,8 @@ pub async fn run(
     let controller = Controller::new(applications.clone(), watcher::Config::default());
     let known = controller.store();
     let (wake, woken) = tokio::sync::mpsc::channel(256);
-    let refresher = crate::refresh::Refresher::new(known.clone(), wake.clone());
+    let refreshes = Arc::clone(&ctx.refreshes);
+    let refresher = crate::refresh::Refresher::new(known.clone(), wake.clone(), refreshes);
     if ctx.refresher.set(refresher).is_err() {
         tracing::warn!("the controller runs twice on one context; the first one's refresher stays");
     }

@@ -9,7 +9,11 @@
 use capstan_api::application::Application;
 use capstan_git::RepoUrl;
 use kube::runtime::reflector::{ObjectRef, Store};
+use std::sync::Arc;
+
 use tokio::sync::mpsc;
+
+use crate::requests::Refreshes;
 
 /// Wakes the Applications of a repository and branch; handed out by the running controller
 /// (`Context::refresher`).
@@ -17,6 +21,7 @@ use tokio::sync::mpsc;
 pub struct Refresher {
     known: Store<Application>,
     wake: mpsc::Sender<ObjectRef<Application>>,
+    refreshes: Arc<Refreshes>,
 }
 
 impl std::fmt::Debug for Refresher {
@@ -26,12 +31,18 @@ impl std::fmt::Debug for Refresher {
 }
 
 impl Refresher {
-    /// A refresher over the controller's known Applications, waking them through `wake`.
+    /// A refresher over the controller's known Applications, waking them through `wake` for
+    /// a reconcile that checks the source with the server (`refreshes`).
     pub(crate) fn new(
         known: Store<Application>,
         wake: mpsc::Sender<ObjectRef<Application>>,
+        refreshes: Arc<Refreshes>,
     ) -> Self {
-        Refresher { known, wake }
+        Refresher {
+            known,
+            wake,
+            refreshes,
+        }
     }
 
     /// Queues a reconcile of every Application using `repository` at `reference` (a branch or
@@ -48,6 +59,10 @@ impl Refresher {
             .state()
             .iter()
             .filter(|app| uses(app, &repository, reference))
+            .inspect(|app| {
+                self.refreshes
+                    .ask(app.metadata.uid.as_deref().unwrap_or_default())
+            })
             .map(|app| ObjectRef::from_obj(app.as_ref()))
             .collect();
         let queued = using.len();

@@ -2,6 +2,11 @@
 //! its result is in status, so a reconcile that follows at once may still read, from the watch
 //! cache, a version that carries it; this remembers, per Application, the versions that carried
 //! the request last run, so it is not run twice. A new request always comes with a new version.
+//!
+//! And what asked for a fresh look at the source: a reconcile checks the repository with the
+//! server when the Application is new to this process, its spec changed, or its
+//! `capstan.dev/refresh` annotation is new; a periodic re-compare takes the repository poll's
+//! recent check instead.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -40,6 +45,43 @@ impl Requests {
     }
 }
 
+/// What an Application asked for: its generation and its refresh annotation.
+type Asked = (Option<i64>, Option<String>);
+
+/// What each Application last asked for, by uid.
+#[derive(Debug, Default)]
+pub struct Refreshes(Mutex<HashMap<String, Asked>>);
+
+impl Refreshes {
+    /// Whether `app` asks for a fresh check of its source — first seen, spec changed, or a new
+    /// refresh annotation — remembering what it asked.
+    pub fn asked(&self, app: &Application) -> bool {
+        let Some(uid) = &app.metadata.uid else {
+            return true;
+        };
+        let annotation = app.metadata.annotations.as_ref();
+        let refresh = annotation
+            .and_then(|a| a.get(capstan_api::REFRESH_ANNOTATION))
+            .cloned();
+        let now = (app.metadata.generation, refresh);
+        let mut seen = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.insert(uid.clone(), now.clone()) != Some(now)
+    }
+
+    /// Makes the next reconcile of the Application with `uid` check its source with the server
+    /// (a push was announced for it).
+    pub fn ask(&self, uid: &str) {
+        let mut seen = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.remove(uid);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +95,25 @@ mod tests {
                 "destination": {}},
         }))
         .expect("an Application")
+    }
+
+    #[test]
+    fn a_fresh_check_is_asked_for_by_a_new_application_a_new_spec_or_a_new_refresh() {
+        let refreshes = Refreshes::default();
+        let mut web = app("a", "10");
+        web.metadata.generation = Some(1);
+        assert!(refreshes.asked(&web), "first seen");
+        assert!(!refreshes.asked(&web), "a periodic re-compare");
+        web.metadata.generation = Some(2);
+        assert!(refreshes.asked(&web), "spec changed");
+        assert!(!refreshes.asked(&web));
+        let annotations = [(capstan_api::REFRESH_ANNOTATION.to_owned(), "t1".to_owned())];
+        web.metadata.annotations = Some(annotations.into_iter().collect());
+        assert!(refreshes.asked(&web), "refresh annotation set");
+        assert!(!refreshes.asked(&web));
+        assert!(refreshes.asked(&app("b", "10")), "another Application");
+        refreshes.ask("a");
+        assert!(refreshes.asked(&web), "a push announced");
     }
 
     #[test]

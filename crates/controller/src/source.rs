@@ -8,6 +8,8 @@
 //! kustomization's directory by the load restrictor (through [`CommitFs`]'s `real_path`); the
 //! commit rendered is the one returned.
 
+use std::time::Duration;
+
 use capstan_api::Reason;
 use capstan_git::{CommitInfo, Credentials, RepoCache};
 use capstan_render::{Options, RenderError};
@@ -138,7 +140,6 @@ impl SourceError {
 
 /// Renders the directory `path` (relative to the repository root) of `revision` of the
 /// repository at `url`, read with `creds`: a kustomization, or a plain directory of YAML.
-#[tracing::instrument(skip_all, fields(revision = %revision, path = %path))]
 pub async fn render_revision(
     cache: &RepoCache,
     url: &str,
@@ -147,9 +148,37 @@ pub async fn render_revision(
     path: &str,
     options: &Options,
 ) -> Result<Rendered, SourceError> {
+    let at = At {
+        revision,
+        checked_within: Duration::ZERO,
+    };
+    render_at(cache, url, creds, at, path, options).await
+}
+
+/// A revision, and how old a check of it by the same credentials may be to be taken instead of
+/// asking the server again (`Duration::ZERO`: ask).
+#[derive(Debug, Clone, Copy)]
+pub struct At<'a> {
+    /// The revision: a branch, tag or commit.
+    pub revision: &'a str,
+    /// See [`capstan_git::RepoCache::resolve_within`].
+    pub checked_within: Duration,
+}
+
+/// [`render_revision`] at `at`.
+#[tracing::instrument(skip_all, fields(revision = %at.revision, path = %path))]
+pub async fn render_at(
+    cache: &RepoCache,
+    url: &str,
+    creds: &Credentials,
+    at: At<'_>,
+    path: &str,
+    options: &Options,
+) -> Result<Rendered, SourceError> {
+    let revision = at.revision;
     let dir = app_dir(path)?;
     let resolved = cache
-        .resolve(url, creds, revision)
+        .resolve_within(url, creds, revision, at.checked_within)
         .await
         .map_err(|source| SourceError::Resolve {
             revision: revision.to_owned(),

@@ -30,7 +30,7 @@ use kube::Api;
 use serde_json::Value;
 
 use crate::context::Context;
-use crate::source::{Rendered, render_revision};
+use crate::source::{At, Rendered, render_at};
 
 /// A failure of a stage.
 fn failure(reason: Reason, message: String, retryable: bool) -> Failure {
@@ -188,18 +188,28 @@ pub fn app_id(app: &Application) -> Option<AppId> {
     AppId::parse(&format!("{namespace}/{name}")).ok()
 }
 
-/// The Application's objects at `revision` (default: its target revision).
+/// The Application's objects at `revision` (default: its target revision). With `fresh`, the
+/// revision is checked with the server now; otherwise a check by the same credentials within
+/// the repository poll's interval (which keeps it fresh) is taken.
 pub async fn render(
     ctx: &Context,
     app: &Application,
     creds: &Credentials,
     revision: Option<&str>,
+    fresh: bool,
 ) -> Result<Rendered, Failure> {
     let source = &app.spec.source;
     let path = source.path.as_deref().unwrap_or("");
     let options = capstan_render::Options::default();
-    let revision = revision.unwrap_or_else(|| source.target_revision());
-    render_revision(&ctx.git, &source.repo_url, creds, revision, path, &options)
+    let at = At {
+        revision: revision.unwrap_or_else(|| source.target_revision()),
+        checked_within: if fresh {
+            Duration::ZERO
+        } else {
+            ctx.poll_interval
+        },
+    };
+    render_at(&ctx.git, &source.repo_url, creds, at, path, &options)
         .await
         .map_err(|err| failure(err.reason(), err.to_string(), err.is_retryable()))
 }

@@ -148,12 +148,28 @@ impl RepoCache {
     /// credentials for this repository within the authorization bound: a full SHA already in the
     /// cache is served without a network call only then, and otherwise after one ref listing with
     /// them (no fetch when the commit is already here). A refused check withdraws them at once.
-    #[tracing::instrument(skip(self, creds), fields(url = %crate::url::redact(url)))]
     pub async fn resolve(
         &self,
         url: &str,
         creds: &Credentials,
         revision: &str,
+    ) -> Result<Resolved, Error> {
+        self.resolve_within(url, creds, revision, Duration::ZERO)
+            .await
+    }
+
+    /// [`RepoCache::resolve`], or — when a check of `revision` with these very credentials
+    /// began less than `max_age` ago and the remote's acceptance of them is within the
+    /// authorization bound — that check's result, with no network call. For a periodic
+    /// re-compare that a repository poll already keeps fresh; pass `Duration::ZERO` (what
+    /// `resolve` does) whenever the caller must see the remote as it is now.
+    #[tracing::instrument(skip(self, creds), fields(url = %crate::url::redact(url)))]
+    pub async fn resolve_within(
+        &self,
+        url: &str,
+        creds: &Credentials,
+        revision: &str,
+        max_age: Duration,
     ) -> Result<Resolved, Error> {
         let url = RepoUrl::parse(url)?;
         let identity = CredentialId::of(&url, creds);
@@ -163,10 +179,13 @@ impl RepoCache {
         let mut recent = slot.lock.lock().await;
         let key = (identity, revision.to_owned());
         // A waiter takes the result of a check with its own credentials that began after it asked.
-        if let Some((started, resolved)) = recent.get(&key)
-            && *started >= asked
-        {
-            return Ok(resolved.clone());
+        if let Some((started, resolved)) = recent.get(&key) {
+            let recent_enough = !max_age.is_zero()
+                && started.elapsed() < max_age
+                && slot.grants.valid_since(identity, bound).is_some();
+            if *started >= asked || recent_enough {
+                return Ok(resolved.clone());
+            }
         }
         // Commits are immutable: a cached full SHA needs no network while the remote's acceptance
         // of these credentials is recent enough.

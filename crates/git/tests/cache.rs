@@ -215,3 +215,41 @@ async fn the_observer_hears_each_check_and_fetch_with_its_result() -> anyhow::Re
     );
     Ok(())
 }
+
+/// A periodic re-compare may take a check made moments ago with the same credentials (the
+/// repository poll keeps it fresh) instead of asking the server again; `resolve` always asks.
+#[tokio::test]
+async fn a_recent_check_is_reused_within_its_age_and_never_by_resolve() -> anyhow::Result<()> {
+    use std::time::Duration;
+    let servers = GitServers::shared().await?;
+    let name = repo_name("recent");
+    let repo = servers.create_repo(&name)?;
+    let first = commit_files(&repo, "main", &[("a.yaml", Content::File("v: 1\n"))], "one")?;
+    let (url, creds, cache) = (
+        servers.http_url(&name),
+        http_creds(servers),
+        cache(servers, "recent"),
+    );
+    ensure!(cache.resolve(&url, &creds, "main").await?.commit.sha == first);
+    let checks = cache.stats().checks;
+    let second = commit_files(&repo, "main", &[("a.yaml", Content::File("v: 2\n"))], "two")?;
+    // Within its age: the earlier result, no request (the new commit is not seen yet).
+    let reused = cache
+        .resolve_within(&url, &creds, "main", Duration::from_secs(60))
+        .await?;
+    ensure!(reused.commit.sha == first && cache.stats().checks == checks);
+    // Another identity never takes it.
+    let wrong = capstan_git::Credentials {
+        basic: Some(("nobody".into(), "wrong".into())),
+        ..capstan_git::Credentials::none()
+    };
+    ensure!(
+        cache
+            .resolve_within(&url, &wrong, "main", Duration::from_secs(60))
+            .await
+            .is_err()
+    );
+    // `resolve` asks the server: the new commit.
+    ensure!(cache.resolve(&url, &creds, "main").await?.commit.sha == second);
+    Ok(())
+}
