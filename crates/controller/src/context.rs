@@ -49,6 +49,8 @@ pub struct Context {
     /// What each Application last asked for, to tell a fresh look at the source from a
     /// periodic re-compare.
     pub refreshes: Arc<crate::requests::Refreshes>,
+    /// The last render of each (repository, path), so an unchanged commit is rendered once.
+    pub renders: crate::source::Renders,
     /// Source credentials by Secret (namespace, name), read once and forgotten when the Secret
     /// changes (the controller watches Secrets), so a reconcile does not read its Secret again.
     credentials: std::sync::Mutex<std::collections::HashMap<(String, String), Credentials>>,
@@ -116,6 +118,7 @@ impl Context {
             refresher: std::sync::OnceLock::new(),
             requests: crate::requests::Requests::default(),
             refreshes: Arc::default(),
+            renders: crate::source::Renders::default(),
             credentials: std::sync::Mutex::default(),
             writers: std::sync::Mutex::default(),
         })

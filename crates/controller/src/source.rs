@@ -151,6 +151,7 @@ pub async fn render_revision(
     let at = At {
         revision,
         checked_within: Duration::ZERO,
+        renders: None,
     };
     render_at(cache, url, creds, at, path, options).await
 }
@@ -163,6 +164,49 @@ pub struct At<'a> {
     pub revision: &'a str,
     /// See [`capstan_git::RepoCache::resolve_within`].
     pub checked_within: Duration,
+    /// Where the last render of each (repository, path) is kept, so an unchanged commit is not
+    /// rendered again; `None`: always render.
+    pub renders: Option<&'a Renders>,
+}
+
+/// The last render of each (repository URL, path), with the commit it was made from. A render
+/// is served from here only after the caller's own resolve of the revision — which proves the
+/// remote accepted its credentials — found that same commit, so the cache's tenant boundary
+/// holds. One entry per (repository, path): a new commit replaces the old one's.
+#[derive(Debug, Default)]
+pub struct Renders {
+    kept: std::sync::Mutex<RenderMap>,
+    hits: std::sync::atomic::AtomicU64,
+}
+
+type RenderMap = std::collections::HashMap<(String, String), (String, std::sync::Arc<Vec<Value>>)>;
+
+impl Renders {
+    /// How many renders were served from here.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, RenderMap> {
+        self.kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, url: &str, dir: &str, sha: &str) -> Option<Vec<Value>> {
+        let renders = self.lock();
+        let (kept, objects) = renders.get(&(url.to_owned(), dir.to_owned()))?;
+        let hit = (kept == sha).then(|| objects.as_ref().clone());
+        if hit.is_some() {
+            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        hit
+    }
+
+    fn keep(&self, url: &str, dir: &str, sha: &str, objects: &[Value]) {
+        let kept = (sha.to_owned(), std::sync::Arc::new(objects.to_vec()));
+        self.lock().insert((url.to_owned(), dir.to_owned()), kept);
+    }
 }
 
 /// [`render_revision`] at `at`.
@@ -185,6 +229,9 @@ pub async fn render_at(
             source: Box::new(source),
         })?;
     let commit = resolved.commit;
+    if let Some(objects) = at.renders.and_then(|r| r.get(url, &dir, &commit.sha)) {
+        return Ok(Rendered { commit, objects });
+    }
     let tree = cache
         .tree(url, &resolved.access, &commit.sha)
         .await
@@ -203,6 +250,9 @@ pub async fn render_at(
             source,
         })??;
     tracing::debug!(commit = %commit.sha, objects = objects.len(), "rendered");
+    if let Some(renders) = at.renders {
+        renders.keep(url, &dir, &commit.sha, &objects);
+    }
     Ok(Rendered { commit, objects })
 }
 

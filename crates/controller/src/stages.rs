@@ -208,6 +208,7 @@ pub async fn render(
         } else {
             ctx.poll_interval
         },
+        renders: Some(&ctx.renders),
     };
     render_at(&ctx.git, &source.repo_url, creds, at, path, &options)
         .await

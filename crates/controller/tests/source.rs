@@ -327,3 +327,32 @@ async fn a_missing_revision_or_refused_credentials_fail_the_resolve_step() -> an
     );
     Ok(())
 }
+
+/// An unchanged commit is rendered once: a second render of the same (repository, path, commit)
+/// is served from `Renders` — only after the caller's own resolve succeeded, so credentials the
+/// server refuses get nothing from it — and a new commit is rendered again.
+#[tokio::test]
+async fn an_unchanged_commit_is_rendered_once_and_never_served_to_refused_credentials()
+-> anyhow::Result<()> {
+    use capstan_controller::source::{At, Renders, render_at};
+    let fixture = Fixture::new().await?;
+    let renders = Renders::default();
+    let at = At {
+        revision: "main",
+        checked_within: std::time::Duration::ZERO,
+        renders: Some(&renders),
+    };
+    let options = Options::default();
+    let (cache, url) = (&fixture.cache, fixture.url.as_str());
+    let first = render_at(cache, url, &fixture.creds, at, "plain", &options).await?;
+    let again = render_at(cache, url, &fixture.creds, at, "plain", &options).await?;
+    ensure!(renders.hits() == 1 && names(&again) == names(&first));
+    let wrong = Credentials {
+        basic: Some(("nobody".to_owned(), "wrong".to_owned())),
+        ..Credentials::none()
+    };
+    let refused = render_at(cache, url, &wrong, at, "plain", &options).await;
+    ensure!(refused.is_err(), "refused credentials got the kept render");
+    ensure!(renders.hits() == 1);
+    Ok(())
+}
