@@ -139,3 +139,27 @@ fn only_the_git_crate_relaxes_the_ban_on_unsafe_code() {
         "unexpected unsafe code"
     );
 }
+
+/// Regression: a merge left conflict markers in `docs/architecture.md` and nothing noticed.
+#[test]
+fn no_file_of_the_docs_or_code_keeps_merge_conflict_markers() {
+    let mut files = all_rust_files();
+    files.push(root().join("README.md"));
+    for entry in std::fs::read_dir(root().join("docs"))
+        .expect("docs/")
+        .flatten()
+    {
+        files.push(entry.path());
+    }
+    let marked: Vec<String> = files
+        .iter()
+        .filter_map(|path| {
+            let text = std::fs::read_to_string(path).ok()?;
+            let line = text.lines().position(|l| {
+                l.starts_with("<<<<<<< ") || l.starts_with(">>>>>>> ") || l == "======="
+            })?;
+            Some(format!("{}:{}", path.display(), line + 1))
+        })
+        .collect();
+    assert!(marked.is_empty(), "merge conflict markers: {marked:?}");
+}
