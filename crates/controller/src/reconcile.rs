@@ -98,11 +98,14 @@ async fn apply(app: Arc<Application>, ctx: &Context) -> Result<Action, Reconcile
                 source,
             })?;
     let version = versions.last().cloned();
-    // A request is taken off only once its result is in status, so a crash never loses it.
-    if requested {
+    // A request is taken off only once its result is in status, so a crash never loses it; one
+    // that did not run (suspended, waiting for a dependency, a source that does not render)
+    // stays and runs when it can.
+    let ran = requested && outcome.operation.is_some();
+    if ran {
         ctx.requests.remember(&app, versions);
     }
-    if requested && let Err(error) = stages::take_operation(ctx, &app, version).await {
+    if ran && let Err(error) = stages::take_operation(ctx, &app, version).await {
         tracing::warn!(app = %id, %error, "cannot take the sync request; it runs again");
     }
     Ok(Action::requeue(requeue))

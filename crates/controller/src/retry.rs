@@ -68,7 +68,8 @@ pub fn decide(
         return Retry::No;
     }
     let attempt = last.retry_count.saturating_add(1);
-    if i64::from(attempt) > strategy.limit {
+    // A negative limit retries without end, as in Argo CD.
+    if strategy.limit >= 0 && i64::from(attempt) > strategy.limit {
         return Retry::No;
     }
     let wait = backoff(strategy, attempt);
@@ -170,5 +171,13 @@ mod tests {
         let mut done = failed(0);
         done.phase = OperationPhase::Succeeded;
         assert_eq!(decide(Some(&s), &done, secs(60)), Retry::No);
+    }
+
+    /// Regression: a negative limit, documented as "without end", allowed no retry at all.
+    #[test]
+    fn a_negative_limit_retries_without_end() {
+        let s = strategy(-1);
+        let retried = decide(Some(&s), &failed(1000), Duration::from_secs(3600));
+        assert_eq!(retried, Retry::Now { attempt: 1001 });
     }
 }

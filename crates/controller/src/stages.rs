@@ -414,8 +414,18 @@ pub async fn sync(
         .sync_policy
         .as_ref()
         .and_then(|p| p.automated.as_ref());
+    // A requested sync's options (the request's over the spec's); an automated one's: the spec's.
+    let options = if operation.sync_options.is_empty() {
+        sync_options(app)?
+    } else {
+        SyncOptions::parse(
+            operation.sync_options.iter().map(String::as_str),
+            "operation.sync.syncOptions",
+        )
+        .map_err(|err| failure(Reason::InvalidManifest, err.to_string(), false))?
+    };
     let request = SyncRequest {
-        options: sync_options(app)?,
+        options,
         prune: operation.prune,
         allow_empty: automated.is_some_and(|a| a.allow_empty),
         parallelism: ctx.parallelism,
