@@ -2,14 +2,65 @@
 //! (`capstan_testenv::bearer_proxy`) in front of git-http-backend takes only
 //! `Authorization: Bearer <token>`, as GitHub, GitLab and Azure DevOps take tokens. The right
 //! token checks, fetches and pushes; a wrong token and no token are refused as an authentication
-//! error; and the token is in no error message.
+//! error; and the token is in no error message and no log line (every event and span of the
+//! test binary is captured at trace level).
 
 mod common;
+
+use std::sync::{Mutex, OnceLock};
 
 use anyhow::{bail, ensure};
 use capstan_git::{Credentials, Error, FileChange, RepoCache, WriteOutcome, WriteRequest};
 use capstan_testenv::{Content, GitServers, commit_files, run_git};
 use common::{cache, repo_name};
+
+/// Every log line of this test binary, at trace level with span fields, from the first call on.
+fn captured_log() -> &'static Mutex<Vec<u8>> {
+    static LOG: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
+            .with_ansi(false)
+            .with_writer(move || Capture(log))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+        log
+    })
+}
+
+/// A writer appending to the captured log.
+struct Capture(&'static Mutex<Vec<u8>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The captured log holds lines, and none of them any of `secrets`.
+fn ensure_log_secret_free(secrets: &[&str]) -> anyhow::Result<()> {
+    let log = captured_log()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let log = String::from_utf8_lossy(&log);
+    ensure!(!log.is_empty(), "nothing was logged");
+    for line in log.lines() {
+        for secret in secrets {
+            ensure!(!line.contains(secret), "a log line names the token");
+        }
+    }
+    Ok(())
+}
 
 fn bearer(token: &str) -> Credentials {
     Credentials {
@@ -48,6 +99,7 @@ fn repo_with_commit(servers: &GitServers, prefix: &str) -> anyhow::Result<(Strin
 #[tokio::test]
 async fn the_right_token_checks_fetches_and_pushes_through_a_bearer_only_server()
 -> anyhow::Result<()> {
+    captured_log();
     let servers = GitServers::shared().await?;
     let (name, base) = repo_with_commit(servers, "bearer-right")?;
     let url = servers.bearer_url(&name);
@@ -94,11 +146,12 @@ async fn the_right_token_checks_fetches_and_pushes_through_a_bearer_only_server(
         servers.bearer_proxy().forwarded() > forwarded_before,
         "nothing went through the bearer proxy"
     );
-    Ok(())
+    ensure_log_secret_free(&[servers.bearer_token()])
 }
 
 #[tokio::test]
 async fn a_wrong_or_missing_token_is_refused_and_never_named_in_an_error() -> anyhow::Result<()> {
+    captured_log();
     let servers = GitServers::shared().await?;
     let (name, _) = repo_with_commit(servers, "bearer-wrong")?;
     let url = servers.bearer_url(&name);
@@ -142,7 +195,7 @@ async fn a_wrong_or_missing_token_is_refused_and_never_named_in_an_error() -> an
         !log.contains(right) && !log.contains(&wrong),
         "the proxy logged a token"
     );
-    Ok(())
+    ensure_log_secret_free(&[right, &wrong])
 }
 
 /// `main` resolves to `sha`, and the tree of `sha` holds `app.yaml` with `content`.
