@@ -503,7 +503,8 @@ fn refspecs_for(repo: &Repository, wanted: &Wanted) -> Vec<String> {
     }
 }
 
-fn session_uses_bearer(url: &RepoUrl, creds: &Credentials) -> bool {
+/// Whether a session sends a bearer token (and so cannot list refs without fetching).
+pub(crate) fn session_uses_bearer(url: &RepoUrl, creds: &Credentials) -> bool {
     creds.bearer_token.is_some() && matches!(url.scheme(), "https" | "http")
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use git2::{Index, IndexEntry, IndexTime, Oid, Repository, Signature};
 
 use crate::access::CredentialId;
-use crate::cache::{RepoCache, open_repo};
+use crate::cache::{RepoCache, open_repo, session_uses_bearer};
 use crate::remote::{PushOutcome, Session};
 use crate::{Credentials, Error, RepoUrl};
 
@@ -135,26 +135,8 @@ fn attempt_write(
     let repo = open_repo(dir)?;
     let session = Session::new(url, creds, cancel);
     let remote_ref = format!("refs/heads/{}", req.branch);
-    // One connection: list the refs, fetch the branch when the remote has it and it moved.
-    let (adv, _) = session.list_and_fetch(&repo, |adv| {
-        let remote_head = adv
-            .refs
-            .iter()
-            .find(|(name, _)| *name == remote_ref)
-            .map(|(_, oid)| oid.as_str());
-        let local_head = repo.refname_to_id(&remote_ref).ok().map(|o| o.to_string());
-        Ok(match remote_head {
-            Some(oid) if local_head.as_deref() != Some(oid) => {
-                vec![format!("+{remote_ref}:{remote_ref}")]
-            }
-            _ => Vec::new(),
-        })
-    })?;
-    let head = adv
-        .refs
-        .iter()
-        .find(|(name, _)| *name == remote_ref)
-        .map(|(_, oid)| Oid::from_str(oid).map_err(|e| Error::local("parse the branch head", e)))
+    let head = remote_head(&session, &repo, url, creds, &remote_ref)?
+        .map(|oid| Oid::from_str(&oid).map_err(|e| Error::local("parse the branch head", e)))
         .transpose()?;
     let local = |action: &str| {
         let action = action.to_owned();
@@ -191,6 +173,59 @@ fn attempt_write(
         }
         PushOutcome::Rejected(reason) => Step::Rejected(reason),
     })
+}
+
+/// The remote's head of `remote_ref` (`None` when the branch does not exist yet), fetched into the
+/// cache when it moved.
+fn remote_head(
+    session: &Session<'_>,
+    repo: &Repository,
+    url: &RepoUrl,
+    creds: &Credentials,
+    remote_ref: &str,
+) -> Result<Option<String>, Error> {
+    if session_uses_bearer(url, creds) {
+        // libgit2 sends no custom header when only listing refs, so a bearer token cannot list:
+        // the branch is fetched into a ref of write-back's own, removed first so that its
+        // absence after the fetch means the remote has no such branch.
+        let probe = format!(
+            "refs/capstan/writeback/{}",
+            remote_ref.trim_start_matches("refs/heads/")
+        );
+        if let Ok(mut stale) = repo.find_reference(&probe) {
+            stale
+                .delete()
+                .map_err(|e| Error::local("remove the previous write-back probe", e))?;
+        }
+        session.fetch(repo, &[format!("+{remote_ref}:{probe}")])?;
+        let head = repo.refname_to_id(&probe).ok().map(|o| o.to_string());
+        if let Some(oid) = &head {
+            let oid = Oid::from_str(oid).map_err(|e| Error::local("parse the branch head", e))?;
+            repo.reference(remote_ref, oid, true, "capstan write-back fetch")
+                .map_err(|e| Error::local("record the branch head", e))?;
+        }
+        return Ok(head);
+    }
+    // One connection: list the refs, fetch the branch when the remote has it and it moved.
+    let (adv, _) = session.list_and_fetch(repo, |adv| {
+        let remote_head = adv
+            .refs
+            .iter()
+            .find(|(name, _)| *name == remote_ref)
+            .map(|(_, oid)| oid.as_str());
+        let local_head = repo.refname_to_id(remote_ref).ok().map(|o| o.to_string());
+        Ok(match remote_head {
+            Some(oid) if local_head.as_deref() != Some(oid) => {
+                vec![format!("+{remote_ref}:{remote_ref}")]
+            }
+            _ => Vec::new(),
+        })
+    })?;
+    Ok(adv
+        .refs
+        .into_iter()
+        .find(|(name, _)| *name == remote_ref)
+        .map(|(_, oid)| oid))
 }
 
 /// The tree of `base` with `changes` applied, written to the object database.

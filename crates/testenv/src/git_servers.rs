@@ -1,7 +1,7 @@
 //! Real git servers on loopback for the git tests: smart HTTP and HTTPS with basic auth (lighttpd
 //! running git-http-backend as CGI, TLS from the test CA), SSH (OpenSSH's sshd with its own host
-//! key and one authorized client key), and the anonymous git daemon. All serve one directory of
-//! bare repositories.
+//! key and one authorized client key), the anonymous git daemon, and a bearer-token proxy in front
+//! of the HTTP server ([`crate::bearer_proxy`]). All serve one directory of bare repositories.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 use crate::Error;
+use crate::bearer_proxy::BearerProxy;
 use crate::certs::{Pki, random_token, write};
 use crate::process::Component;
 use crate::ready::{free_port, wait_until};
@@ -34,6 +35,8 @@ pub struct GitServers {
     known_hosts: String,
     ca_cert: String,
     access_log: PathBuf,
+    bearer_token: String,
+    bearer: BearerProxy,
     _components: Vec<Component>,
 }
 
@@ -52,7 +55,7 @@ impl GitServers {
             .map_err(|msg| anyhow::anyhow!("the git servers could not start: {msg}"))
     }
 
-    /// Starts lighttpd (HTTP + HTTPS), sshd and git daemon in a fresh directory.
+    /// Starts lighttpd (HTTP + HTTPS), sshd, git daemon and the bearer proxy in a fresh directory.
     pub async fn start() -> Result<Self, Error> {
         let dir = crate::control_plane::fresh_dir()?;
         let repos = dir.join("repos");
@@ -122,6 +125,14 @@ impl GitServers {
         wait_listening(&mut daemon, &[daemon_port]).await?;
         components.push(daemon);
 
+        let bearer_token = random_token()?;
+        let bearer = BearerProxy::start(
+            &bearer_token,
+            http_port,
+            (GIT_USER, &password),
+            dir.join("bearer-proxy.log"),
+        )?;
+
         let ca_cert = std::fs::read_to_string(&pki.ca_cert).map_err(|source| Error::Prepare {
             what: pki.ca_cert.display().to_string(),
             source,
@@ -138,6 +149,8 @@ impl GitServers {
             known_hosts,
             ca_cert,
             access_log,
+            bearer_token,
+            bearer,
             _components: components,
         })
     }
@@ -185,6 +198,22 @@ impl GitServers {
     /// `git://127.0.0.1:<port>/<name>` (anonymous, read-only).
     pub fn daemon_url(&self, name: &str) -> String {
         format!("git://127.0.0.1:{}/{name}", self.daemon_port)
+    }
+
+    /// `http://127.0.0.1:<port>/git/<name>` through the bearer proxy: only
+    /// `Authorization: Bearer <`[`Self::bearer_token`]`>` is accepted.
+    pub fn bearer_url(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}/git/{name}", self.bearer.port())
+    }
+
+    /// The one token the bearer proxy accepts.
+    pub fn bearer_token(&self) -> &str {
+        &self.bearer_token
+    }
+
+    /// The bearer proxy, for its request counts and log.
+    pub fn bearer_proxy(&self) -> &BearerProxy {
+        &self.bearer
     }
 
     /// The HTTP user name and password.

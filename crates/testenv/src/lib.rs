@@ -22,6 +22,7 @@
 //! ```
 
 pub mod audit;
+pub mod bearer_proxy;
 pub mod binaries;
 mod certs;
 mod control_plane;
