@@ -311,11 +311,10 @@ pub fn refreshed_inventory(
     prepared: &[Prepared],
     comparison: &Comparison,
 ) -> Option<Vec<InventoryEntry>> {
-    let kept: std::collections::BTreeSet<&ObjectKey> = previous.iter().map(|(k, _)| k).collect();
     let records: Vec<(ObjectKey, Record)> = prepared
         .iter()
         .zip(&comparison.compared)
-        .filter(|(p, _)| kept.contains(&p.key))
+        .filter(|(p, _)| previous.contains(&p.key))
         .filter_map(|(p, c)| {
             let found = c.in_sync.as_ref()?;
             (previous.applied(&p.key) != Some(found)).then(|| {

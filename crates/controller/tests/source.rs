@@ -136,6 +136,14 @@ impl Fixture {
 }
 
 /// A name unique to this test process.
+/// Basic-auth credentials the server refuses.
+fn wrong_creds() -> Credentials {
+    Credentials {
+        basic: Some(("nobody".to_owned(), "wrong".to_owned())),
+        ..Credentials::none()
+    }
+}
+
 fn unique(prefix: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
@@ -306,10 +314,7 @@ async fn a_missing_revision_or_refused_credentials_fail_the_resolve_step() -> an
         matches!(err, SourceError::Resolve { .. }) && err.reason() == Reason::RevisionNotFound,
         "{err}"
     );
-    let wrong = Credentials {
-        basic: Some(("nobody".to_owned(), "wrong".to_owned())),
-        ..Credentials::none()
-    };
+    let wrong = wrong_creds();
     let err = render_revision(
         &fixture.cache,
         &fixture.url,
@@ -347,10 +352,7 @@ async fn an_unchanged_commit_is_rendered_once_and_never_served_to_refused_creden
     let first = render_at(cache, url, &fixture.creds, at, "plain", &options).await?;
     let again = render_at(cache, url, &fixture.creds, at, "plain", &options).await?;
     ensure!(renders.hits() == 1 && names(&again) == names(&first));
-    let wrong = Credentials {
-        basic: Some(("nobody".to_owned(), "wrong".to_owned())),
-        ..Credentials::none()
-    };
+    let wrong = wrong_creds();
     let refused = render_at(cache, url, &wrong, at, "plain", &options).await;
     ensure!(refused.is_err(), "refused credentials got the kept render");
     ensure!(renders.hits() == 1);

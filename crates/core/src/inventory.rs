@@ -68,6 +68,11 @@ impl Inventory {
         }
     }
 
+    /// Whether the inventory tracks `key`.
+    pub fn contains(&self, key: &ObjectKey) -> bool {
+        self.entries.contains_key(key)
+    }
+
     /// The fingerprints of `key`'s last apply, when known.
     pub fn applied(&self, key: &ObjectKey) -> Option<&AppliedFingerprints> {
         self.entries.get(key).and_then(|r| r.applied.as_ref())

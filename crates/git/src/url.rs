@@ -88,8 +88,7 @@ impl RepoUrl {
     /// The cache key: scheme, host, port and path, with the user, a trailing `/` and a trailing
     /// `.git` removed, so `https://Host/org/app.git` and `https://host/org/app` share one cache.
     pub fn cache_key(&self) -> String {
-        let path = self.path.trim_end_matches('/');
-        let path = path.strip_suffix(".git").unwrap_or(path);
+        let path = self.repository_path();
         let port = self.port.map(|p| format!(":{p}")).unwrap_or_default();
         format!("{}://{}{port}{path}", self.scheme, self.host)
     }
@@ -101,11 +100,14 @@ impl RepoUrl {
     /// A webhook names a repository one way (`https://host/org/app`) while Applications may
     /// name it another (`git@host:org/app.git`).
     pub fn same_repository(&self, other: &RepoUrl) -> bool {
-        let path = |u: &RepoUrl| {
-            let path = u.path.trim_end_matches('/');
-            path.strip_suffix(".git").unwrap_or(path).to_owned()
-        };
-        self.host.eq_ignore_ascii_case(&other.host) && path(self) == path(other)
+        self.host.eq_ignore_ascii_case(&other.host)
+            && self.repository_path() == other.repository_path()
+    }
+
+    /// The path without a trailing `/` or `.git`: one repository however it is spelled.
+    fn repository_path(&self) -> &str {
+        let path = self.path.trim_end_matches('/');
+        path.strip_suffix(".git").unwrap_or(path)
     }
 }
 

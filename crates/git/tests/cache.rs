@@ -170,7 +170,7 @@ async fn a_symlink_cannot_leak_a_file_from_outside_the_repository() -> anyhow::R
 /// with its reason.
 #[tokio::test]
 async fn the_observer_hears_each_check_and_fetch_with_its_result() -> anyhow::Result<()> {
-    use capstan_git::{Activity, Credentials};
+    use capstan_git::Activity;
     use std::sync::{Arc, Mutex};
     let servers = GitServers::shared().await?;
     let name = repo_name("observed");
@@ -196,10 +196,7 @@ async fn the_observer_hears_each_check_and_fetch_with_its_result() -> anyhow::Re
 
     cache.resolve(&url, &creds, "main").await?;
     cache.resolve(&url, &creds, "main").await?;
-    let wrong = Credentials {
-        basic: Some(("nobody".into(), "wrong".into())),
-        ..Credentials::none()
-    };
+    let wrong = common::wrong_creds();
     ensure!(cache.resolve(&url, &wrong, "main").await.is_err());
     let heard = heard.lock().expect("not poisoned").clone();
     let refused = Err(capstan_api::Reason::AuthenticationFailed);
@@ -239,10 +236,7 @@ async fn a_recent_check_is_reused_within_its_age_and_never_by_resolve() -> anyho
         .await?;
     ensure!(reused.commit.sha == first && cache.stats().checks == checks);
     // Another identity never takes it.
-    let wrong = capstan_git::Credentials {
-        basic: Some(("nobody".into(), "wrong".into())),
-        ..capstan_git::Credentials::none()
-    };
+    let wrong = common::wrong_creds();
     ensure!(
         cache
             .resolve_within(&url, &wrong, "main", Duration::from_secs(60))

@@ -31,6 +31,14 @@ pub fn cache_dir(servers: &GitServers, name: &str) -> PathBuf {
     dir
 }
 
+/// Basic-auth credentials no server accepts.
+pub fn wrong_creds() -> Credentials {
+    Credentials {
+        basic: Some(("nobody".into(), "wrong".into())),
+        ..Credentials::none()
+    }
+}
+
 /// Basic-auth credentials of the HTTP servers.
 pub fn http_creds(servers: &GitServers) -> Credentials {
     let (user, password) = servers.http_credentials();
