@@ -37,6 +37,10 @@ pub const FINALIZER: &str = "capstan.dev/cleanup";
 /// also without `syncPolicy.automated.prune` (which deletes them by itself).
 pub const PRUNE_ON_DELETE_ANNOTATION: &str = "capstan.dev/prune-on-delete";
 
+/// Label on an Application: the shard (`0`…`N-1` under `capstan controller --shards N`) that
+/// reconciles it, instead of the one its id hashes to.
+pub const SHARD_LABEL: &str = "capstan.dev/shard";
+
 pub mod application;
 pub mod crd;
 pub mod duration;

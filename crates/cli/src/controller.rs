@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use capstan_controller::context::Context;
+use capstan_controller::election::Election;
 use capstan_controller::reconcile;
+use capstan_controller::shards::Shards;
 use capstan_server::{AppState, Readiness, serve, shutdown_signal};
 
 /// Arguments of `capstan controller`.
@@ -39,6 +41,26 @@ pub struct Args {
     /// Where the git cache keeps its repositories.
     #[arg(long, default_value = "/var/cache/capstan/git")]
     git_cache: PathBuf,
+    /// Take part in leader election (`--leader-elect=false`: reconcile everything, alone).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", require_equals = true)]
+    leader_elect: bool,
+    /// How many shards the Applications are divided over, each held by one replica through a
+    /// Lease of its own.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    shards: u32,
+    /// How long a Lease lasts without renewal before another replica may take it over (whole
+    /// seconds, at least 2s).
+    #[arg(long, default_value = "15s", value_parser = parse_lease_duration)]
+    lease_duration: std::time::Duration,
+    /// The namespace of the Leases (default: $POD_NAMESPACE, else the pod's own namespace, else
+    /// --namespace, else capstan-system).
+    #[arg(long)]
+    lease_namespace: Option<String>,
+    /// This replica's identity in leader election (default: $POD_NAME, else host name and
+    /// process id).
+    #[arg(long)]
+    identity: Option<String>,
 }
 
 /// Runs the command.
@@ -51,6 +73,14 @@ pub fn run(args: &Args) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+fn parse_lease_duration(text: &str) -> Result<std::time::Duration, String> {
+    let duration = parse_interval(text)?;
+    if duration.as_secs() < 2 || duration.subsec_nanos() != 0 {
+        return Err(format!("{text}: a Lease lasts whole seconds, at least 2s"));
+    }
+    Ok(duration)
 }
 
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
@@ -68,14 +98,26 @@ async fn controller(args: &Args) -> anyhow::Result<()> {
         .try_init();
     let config =
         crate::connect::load_config(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
-    let client =
-        kube::Client::try_from(config.clone()).context("failed to create the API client")?;
-    let mut context = Context::new(client, &args.git_cache)
+    // Every write a reconcile makes obeys the fence of its Application's shard.
+    let client = capstan_cluster::fence::client(config.clone())
+        .context("failed to create the API client")?;
+    let mut context = Context::new(client.clone(), &args.git_cache)
         .await
         .context("failed to discover the cluster's resources")?;
     context.poll_interval = args.poll_interval;
     context.impersonation = Some(config);
     context.default_service_account = args.default_service_account.clone();
+    let election = args.leader_elect.then(|| {
+        let shards = Shards::elected(args.shards);
+        context.shards = Arc::clone(&shards);
+        Election {
+            client,
+            namespace: lease_namespace(args),
+            identity: identity(args),
+            duration: args.lease_duration,
+            shards,
+        }
+    });
     let readiness = Readiness::new();
     let state = AppState::new(Arc::clone(&context.metrics), readiness.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -86,14 +128,63 @@ async fn controller(args: &Args) -> anyhow::Result<()> {
     eprintln!("capstan controller: serving on {}", args.http_addr);
     readiness.set_ready();
     let namespace = args.namespace.clone();
+    let electing = election.map(|election| {
+        eprintln!(
+            "capstan controller: leader election as {} with Leases in namespace {}",
+            election.identity, election.namespace
+        );
+        tokio::spawn(election.run(when_stopped(stopped.clone())))
+    });
     let reconciling = tokio::spawn(async move {
         let scope = namespace.as_deref();
         reconcile::run(Arc::new(context), scope, when_stopped(stopped)).await;
     });
-    shutdown_signal().await;
+    let failed = async {
+        match electing {
+            Some(task) => task.await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = shutdown_signal() => {}
+        result = failed => {
+            let _ = stop.send(true);
+            let _ = reconciling.await;
+            result.context("leader election panicked")??;
+            anyhow::bail!("leader election ended");
+        }
+    }
     eprintln!("capstan controller: stopping");
     let _ = stop.send(true);
     let _ = reconciling.await;
     http.await.context("the HTTP server panicked")??;
     Ok(())
+}
+
+/// The namespace of the Leases: `--lease-namespace`, `$POD_NAMESPACE`, the pod's own namespace,
+/// `--namespace`, else `capstan-system`.
+fn lease_namespace(args: &Args) -> String {
+    const POD_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+    args.lease_namespace
+        .clone()
+        .or_else(|| std::env::var("POD_NAMESPACE").ok())
+        .or_else(|| std::fs::read_to_string(POD_NAMESPACE).ok())
+        .map(|ns| ns.trim().to_owned())
+        .filter(|ns| !ns.is_empty())
+        .or_else(|| args.namespace.clone())
+        .unwrap_or_else(|| "capstan-system".to_owned())
+}
+
+/// This replica's identity: `--identity`, `$POD_NAME`, else host name and process id.
+fn identity(args: &Args) -> String {
+    args.identity
+        .clone()
+        .or_else(|| std::env::var("POD_NAME").ok())
+        .filter(|id| !id.trim().is_empty())
+        .unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_else(|_| "capstan".to_owned());
+            format!("{host}-{}", std::process::id())
+        })
 }

@@ -142,6 +142,9 @@ async fn the_controller_syncs_with_only_the_shipped_cluster_role_and_writes_as_t
         }
         let cluster_role =
             cluster_role.ok_or_else(|| anyhow::anyhow!("no ClusterRole in deploy/rbac"))?;
+        // The shipped Lease Role, bound in the test's namespace (where this controller keeps its
+        // Leases) to the controller's user.
+        let leases = rbac_documents("leader-election.yaml")?;
 
         // The controller's identity: a user in no group, bound to exactly that ClusterRole.
         let user = format!("capstan-controller:{ns}");
@@ -156,6 +159,14 @@ async fn the_controller_syncs_with_only_the_shipped_cluster_role_and_writes_as_t
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}),
         )
         .await?;
+        for mut document in leases {
+            document["metadata"]["namespace"] = json!(ns);
+            if document["kind"] == "RoleBinding" {
+                document["subjects"] = json!([{"apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "User", "name": user}]);
+            }
+            apply(&ctx, &document).await?;
+        }
         deployer(&ctx).await?;
 
         let repo = private_repository(
@@ -191,11 +202,14 @@ async fn the_controller_syncs_with_only_the_shipped_cluster_role_and_writes_as_t
         );
         let own_writes = controller_requests
             .filter(|e| e.impersonated_user.is_none() && (e.is_write() || e.is_dry_run()));
-        let allowed = |e: &AuditEvent| matches!(e.resource(), Some("applications" | "events"));
+        let allowed = |e: &AuditEvent| {
+            matches!(e.resource(), Some("applications" | "events"))
+                || (e.resource() == Some("leases") && e.namespace() == Some(ns.as_str()))
+        };
         let other = own_writes.clone().filter(|e| !allowed(e));
         assert!(
             other.is_empty(),
-            "the controller wrote as itself beyond Applications and Events:\n{other}"
+            "the controller wrote as itself beyond Applications, Events and its Leases:\n{other}"
         );
         assert!(
             own_writes.count(|e| e.code() == Some(403)) == 0,

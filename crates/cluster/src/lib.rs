@@ -7,6 +7,7 @@ pub mod compare;
 pub mod delete;
 pub mod discovery;
 pub mod error;
+pub mod fence;
 pub mod inventory_store;
 pub mod live;
 pub mod live_cache;

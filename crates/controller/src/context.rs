@@ -51,6 +51,8 @@ pub struct Context {
     pub refreshes: Arc<crate::requests::Refreshes>,
     /// The last render of each (repository, path), so an unchanged commit is rendered once.
     pub renders: crate::source::Renders,
+    /// The shards this replica reconciles (all of them without leader election).
+    pub shards: Arc<crate::shards::Shards>,
     /// Source credentials by Secret (namespace, name), read once and forgotten when the Secret
     /// changes (the controller watches Secrets), so a reconcile does not read its Secret again.
     credentials: std::sync::Mutex<std::collections::HashMap<(String, String), Credentials>>,
@@ -119,6 +121,7 @@ impl Context {
             requests: crate::requests::Requests::default(),
             refreshes: Arc::default(),
             renders: crate::source::Renders::default(),
+            shards: crate::shards::Shards::all(),
             credentials: std::sync::Mutex::default(),
             writers: std::sync::Mutex::default(),
         })
@@ -148,7 +151,8 @@ impl Context {
         // No groups: the API server adds a service account's own groups itself, and impersonating
         // groups would need a right that cannot be narrowed (it reaches `system:masters`).
         config.auth_info.impersonate = Some(user.clone());
-        let client = Client::try_from(config)?;
+        // Its writes obey the fence of the reconcile that makes them.
+        let client = capstan_cluster::fence::client(config)?;
         writers.insert(user, client.clone());
         Ok(client)
     }

@@ -8,6 +8,7 @@
 
 pub mod commit_fs;
 pub mod context;
+pub mod election;
 pub mod events;
 pub mod metrics;
 pub mod poll;
@@ -16,6 +17,7 @@ pub mod reconcile;
 pub mod refresh;
 pub mod requests;
 pub mod retry;
+pub mod shards;
 pub mod source;
 pub mod stages;
 

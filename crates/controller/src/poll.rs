@@ -48,7 +48,8 @@ pub async fn run(
 async fn moved(ctx: &Context, applications: &Store<Application>) -> Vec<ObjectRef<Application>> {
     let mut checks: BTreeMap<Check, Vec<Arc<Application>>> = BTreeMap::new();
     for app in applications.state() {
-        if app.spec.suspend || app.metadata.deletion_timestamp.is_some() {
+        // Another replica checks the Applications of the shards this one does not hold.
+        if app.spec.suspend || app.metadata.deletion_timestamp.is_some() || !ctx.shards.owns(&app) {
             continue;
         }
         let source = &app.spec.source;

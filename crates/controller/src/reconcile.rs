@@ -75,6 +75,23 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
     .map_err(|err| ReconcileError::Finalizer(Box::new(err)))
 }
 
+/// Reconciles `app` when this replica holds its shard, every write obeying the shard's fence,
+/// and stops at once if the shard is lost meanwhile. An Application of another shard is left
+/// to the replica holding it; taking a shard reconciles every Application again.
+async fn reconcile_held(
+    app: Arc<Application>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let Some(mut held) = ctx.shards.holding(&app) else {
+        return Ok(Action::await_change());
+    };
+    let fence = held.fence.clone();
+    tokio::select! {
+        result = capstan_cluster::fence::fenced(fence, reconcile(app, ctx)) => result,
+        () = held.lost() => Ok(Action::await_change()),
+    }
+}
+
 /// One reconcile of an Application that exists.
 async fn apply(app: Arc<Application>, ctx: &Context) -> Result<Action, ReconcileError> {
     let (Some(namespace), Some(_), Some(id)) = (
@@ -516,8 +533,9 @@ pub async fn run(
         })
         .reconcile_on(changed_applications(&ctx))
         .reconcile_on(moved)
+        .reconcile_all_on(ctx.shards.acquisitions())
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile_held, error_policy, ctx)
         .for_each(|result| {
             if let Err(err) = result {
                 tracing::debug!(error = %err, "reconcile not run");

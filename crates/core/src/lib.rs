@@ -15,4 +15,5 @@ pub mod options;
 pub mod outcome;
 pub mod plan;
 pub mod progress;
+pub mod shard;
 pub mod tracking;
