@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use futures::future::{Either, Ready, ready};
+use futures::future::BoxFuture;
 use http::{Method, Request};
 use kube::client::{Body, ClientBuilder};
 
@@ -102,25 +102,33 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 impl<S> tower::Service<Request<Body>> for FencedService<S>
 where
     S: tower::Service<Request<Body>, Error = BoxError>,
+    S::Future: Send + 'static,
 {
     type Response = S::Response;
     type Error = BoxError;
-    type Future = Either<S::Future, Ready<Result<S::Response, BoxError>>>;
+    type Future = BoxFuture<'static, Result<S::Response, BoxError>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
+    /// The fence is looked at when the response is first awaited, not here: kube's client calls
+    /// its service from a worker task of its own, while the future returned is polled by the
+    /// task that made the request — whose fence counts. Nothing is sent before that poll (the
+    /// HTTP stack below starts a request when polled), so a refused request is never sent.
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let read = matches!(
             *request.method(),
             Method::GET | Method::HEAD | Method::OPTIONS
         );
-        if read || may_write() {
-            Either::Left(self.inner.call(request))
-        } else {
-            Either::Right(ready(Err(Box::new(Fenced))))
-        }
+        let pending = self.inner.call(request);
+        Box::pin(async move {
+            if read || may_write() {
+                pending.await
+            } else {
+                Err(Box::new(Fenced) as BoxError)
+            }
+        })
     }
 }
 

@@ -164,8 +164,12 @@ impl Election {
             if !wanted.contains(&shard)
                 && let Some(contender) = contending.remove(&shard)
             {
-                if self.shards.is_held(shard) {
-                    tracing::info!(shard, "letting the shard go");
+                // Expired or taken: not a shard this replica gives up, one it no longer has.
+                let lost = holders_now[shard as usize] != Some(self.identity.as_str());
+                match (self.shards.is_held(shard), lost) {
+                    (true, true) => tracing::warn!(shard, "lost the shard's Lease"),
+                    (true, false) => tracing::info!(shard, "letting the shard go"),
+                    (false, _) => {}
                 }
                 self.shards.set_held(shard, false);
                 // Dropping the receiver makes the manager release the Lease; no need to wait.

@@ -189,16 +189,28 @@ pub fn spawn_controller(
     port: u16,
     extra: &[&str],
 ) -> anyhow::Result<tokio::process::Child> {
+    spawn_replica(ctx, kubeconfig, port, "controller", extra)
+}
+
+/// Like [`spawn_controller`], for one of several replicas: `replica` names its git cache
+/// (`<replica>-git`) and its log ([`replica_log`]), which no other replica shares.
+pub fn spawn_replica(
+    ctx: &TestContext,
+    kubeconfig: &Path,
+    port: u16,
+    replica: &str,
+    extra: &[&str],
+) -> anyhow::Result<tokio::process::Child> {
     let git_cache = std::env::temp_dir()
         .join("capstan-cli-tests")
         .join(&ctx.namespace)
-        .join("controller-git");
+        .join(format!("{replica}-git"));
     // Its log goes to a file, never to a pipe nobody drains (a full pipe would block it).
     std::fs::create_dir_all(&git_cache)?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(controller_log(ctx))?;
+        .open(replica_log(ctx, replica))?;
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_capstan"))
         .arg("controller")
         .arg("--kubeconfig")
@@ -217,10 +229,15 @@ pub fn spawn_controller(
 
 /// Where the test's controllers log (stderr, appended).
 pub fn controller_log(ctx: &TestContext) -> PathBuf {
+    replica_log(ctx, "controller")
+}
+
+/// Where the replica `replica` of the test logs (stderr, appended).
+pub fn replica_log(ctx: &TestContext, replica: &str) -> PathBuf {
     std::env::temp_dir()
         .join("capstan-cli-tests")
         .join(&ctx.namespace)
-        .join("controller.log")
+        .join(format!("{replica}.log"))
 }
 
 /// Stops a controller with SIGTERM and waits until it has exited cleanly; returns what the
