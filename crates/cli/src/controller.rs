@@ -53,8 +53,8 @@ pub struct Args {
     /// seconds, at least 2s).
     #[arg(long, default_value = "15s", value_parser = parse_lease_duration)]
     lease_duration: std::time::Duration,
-    /// The namespace of the Leases (default: $POD_NAMESPACE, else the pod's own namespace, else
-    /// --namespace, else capstan-system).
+    /// The namespace of the Leases (default: $POD_NAMESPACE, else --namespace, else the
+    /// client's default namespace: in a pod its own, else the kubeconfig context's).
     #[arg(long)]
     lease_namespace: Option<String>,
     /// This replica's identity in leader election (default: $POD_NAME, else host name and
@@ -105,6 +105,7 @@ async fn controller(args: &Args) -> anyhow::Result<()> {
         .await
         .context("failed to discover the cluster's resources")?;
     context.poll_interval = args.poll_interval;
+    let leases = lease_namespace(args, &config);
     context.impersonation = Some(config);
     context.default_service_account = args.default_service_account.clone();
     let election = args.leader_elect.then(|| {
@@ -112,7 +113,7 @@ async fn controller(args: &Args) -> anyhow::Result<()> {
         context.shards = Arc::clone(&shards);
         Election {
             client,
-            namespace: lease_namespace(args),
+            namespace: leases,
             identity: identity(args),
             duration: args.lease_duration,
             shards,
@@ -161,18 +162,16 @@ async fn controller(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The namespace of the Leases: `--lease-namespace`, `$POD_NAMESPACE`, the pod's own namespace,
-/// `--namespace`, else `capstan-system`.
-fn lease_namespace(args: &Args) -> String {
-    const POD_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+/// The namespace of the Leases: `--lease-namespace`, `$POD_NAMESPACE`, `--namespace`, else the
+/// client's default namespace (in a pod, its own; else the kubeconfig context's).
+fn lease_namespace(args: &Args, config: &kube::Config) -> String {
     args.lease_namespace
         .clone()
         .or_else(|| std::env::var("POD_NAMESPACE").ok())
-        .or_else(|| std::fs::read_to_string(POD_NAMESPACE).ok())
         .map(|ns| ns.trim().to_owned())
         .filter(|ns| !ns.is_empty())
         .or_else(|| args.namespace.clone())
-        .unwrap_or_else(|| "capstan-system".to_owned())
+        .unwrap_or_else(|| config.default_namespace.clone())
 }
 
 /// This replica's identity: `--identity`, `$POD_NAME`, else host name and process id.
