@@ -45,6 +45,9 @@ named_enum! {
         UnknownKind,
         /// Discovering the cluster's API resources failed.
         DiscoveryFailed,
+        /// The destination cluster cannot be used as configured: the Secret
+        /// `destination.kubeConfigSecretRef` names is missing, or holds no usable kubeconfig.
+        InvalidDestination,
         /// Reading live objects failed.
         ReadFailed,
         /// The server-side-apply dry-run of an object failed.
@@ -113,7 +116,7 @@ mod tests {
 
     /// Every reason, by name: a rename or a removal changes conditions, Events, metric labels
     /// and stored status that users and alerts match on, so it must show up here.
-    const NAMES: [&str; 40] = [
+    const NAMES: [&str; 41] = [
         "FetchFailed",
         "AuthenticationFailed",
         "InvalidCredentials",
@@ -128,6 +131,7 @@ mod tests {
         "InvalidManifest",
         "UnknownKind",
         "DiscoveryFailed",
+        "InvalidDestination",
         "ReadFailed",
         "DryRunFailed",
         "ApplyFailed",

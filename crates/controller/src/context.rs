@@ -51,6 +51,8 @@ pub struct Context {
     pub refreshes: Arc<crate::requests::Refreshes>,
     /// The last render of each (repository, path), so an unchanged commit is rendered once.
     pub renders: crate::source::Renders,
+    /// The other clusters Applications deploy to (`destination.kubeConfigSecretRef`).
+    pub remotes: crate::clusters::Remotes,
     /// The shards this replica reconciles (all of them without leader election).
     pub shards: Arc<crate::shards::Shards>,
     /// Source credentials by Secret (namespace, name), read once and forgotten when the Secret
@@ -122,6 +124,7 @@ impl Context {
             refreshes: Arc::default(),
             renders: crate::source::Renders::default(),
             shards: crate::shards::Shards::all(),
+            remotes: crate::clusters::Remotes::new(tokio::sync::broadcast::channel(1024).0),
             credentials: std::sync::Mutex::default(),
             writers: std::sync::Mutex::default(),
         })

@@ -6,6 +6,7 @@
 //! every reconcile shares (clients, git cache, watch caches, discovery); [`stages`] are the I/O
 //! steps of a reconcile and [`reconcile`] the driver over them and the kube-runtime `Controller`.
 
+pub mod clusters;
 pub mod commit_fs;
 pub mod context;
 pub mod election;

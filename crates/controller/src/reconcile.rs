@@ -407,7 +407,18 @@ fn previous_inventory(app: &Application) -> Inventory {
 fn changed_applications(
     ctx: &Context,
 ) -> impl futures::Stream<Item = ObjectRef<Application>> + Send + 'static {
-    futures::stream::unfold(ctx.live.changes(), |mut changes| async move {
+    let here = app_changes(ctx.live.changes());
+    match ctx.remotes.changes() {
+        Some(there) => futures::stream::select(here, app_changes(there)).boxed(),
+        None => here.boxed(),
+    }
+}
+
+/// The Applications named by the change notices of one cluster's caches.
+fn app_changes(
+    changes: tokio::sync::broadcast::Receiver<String>,
+) -> impl futures::Stream<Item = ObjectRef<Application>> + Send + 'static {
+    futures::stream::unfold(changes, |mut changes| async move {
         loop {
             match changes.recv().await {
                 Ok(app) => {
@@ -528,6 +539,7 @@ pub async fn run(
                 (&secret.metadata.namespace, &secret.metadata.name)
             {
                 secrets_seen.forget_credentials(namespace, name);
+                secrets_seen.remotes.forget(namespace, name);
             }
             secret_users(&users, &secret)
         })

@@ -153,7 +153,7 @@ mod tests {
         let mut app: Application = serde_json::from_value(serde_json::json!({
             "apiVersion": "capstan.dev/v1alpha1", "kind": "Application",
             "metadata": {"name": name, "namespace": "team"},
-            "spec": {"source": {"repoURL": "https://git.example/r.git"}}
+            "spec": {"source": {"repoURL": "https://git.example/r.git"}, "destination": {}}
         }))
         .expect("a valid Application");
         if let Some(pin) = pin {

@@ -29,6 +29,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Api;
 use serde_json::Value;
 
+use crate::clusters::{Cluster, RemoteError};
 use crate::context::Context;
 use crate::source::{At, Rendered, render_at};
 
@@ -154,11 +155,12 @@ pub async fn delete_objects(ctx: &Context, app: &Application) -> Result<(), Fail
         .unwrap_or_default();
     let inventory = Inventory::from_entries(entries)
         .map_err(|err| failure(Reason::InventoryReadFailed, err.to_string(), false))?;
-    let writer = writer(ctx, app)?;
+    let cluster = cluster(ctx, app).await?;
+    let writer = writer(ctx, &cluster, app)?;
     let error = |err: capstan_cluster::ClusterError| failure(err.reason(), err.to_string(), true);
     for (key, version) in inventory.iter() {
-        let resolved = ctx
-            .catalog
+        let resolved = cluster
+            .catalog()
             .resolve(&key.api_version(version), &key.kind)
             .await;
         let Some(resource) = resolved.map_err(error)? else {
@@ -223,15 +225,16 @@ pub async fn prepared(
     objects: Vec<Value>,
 ) -> Result<Vec<Prepared>, Failure> {
     let options = sync_options(app)?;
+    let cluster = cluster(ctx, app).await?;
     for object in &objects {
         let api_version = object["apiVersion"].as_str().unwrap_or_default();
         let kind = object["kind"].as_str().unwrap_or_default();
         // A kind the catalog does not know refreshes it (at most once per interval).
-        let resolved = ctx.catalog.resolve(api_version, kind).await;
+        let resolved = cluster.catalog().resolve(api_version, kind).await;
         resolved.map_err(|err| failure(err.reason(), err.to_string(), err.is_retryable()))?;
     }
     let namespace = destination_namespace(app);
-    let catalog = ctx.catalog.read().await;
+    let catalog = cluster.catalog().read().await;
     prepare(objects, &catalog, &namespace, id, options)
         .map_err(|err| failure(err.reason(), err.to_string(), err.is_retryable()))
 }
@@ -247,12 +250,13 @@ pub async fn compare(
     let error = |err: capstan_cluster::ClusterError| {
         failure(err.reason(), err.to_string(), err.is_retryable())
     };
-    let mut live = ctx
-        .live
+    let cluster = cluster(ctx, app).await?;
+    let mut live = cluster
+        .live()
         .view(id, &located(prepared), ctx.parallelism)
         .await
         .map_err(error)?;
-    let writer = writer(ctx, app)?;
+    let writer = writer(ctx, &cluster, app)?;
     let rules = ignore_rules(app);
     // A rule by field manager reads who owns which field, which the caches drop: the objects it
     // selects are read whole.
@@ -269,7 +273,7 @@ pub async fn compare(
             .map_err(error)?;
         live.extend(whole);
     }
-    let catalog = ctx.catalog.read().await;
+    let catalog = cluster.catalog().read().await;
     let cx = CompareContext {
         client: &writer,
         catalog: &catalog,
@@ -332,11 +336,34 @@ pub fn refreshed_inventory(
     Some(previous.carry_over(records, &Default::default()).entries())
 }
 
-/// The client `app`'s objects are compared (dry-run) and written with.
-fn writer(ctx: &Context, app: &Application) -> Result<kube::Client, Failure> {
+/// The cluster `app` deploys to: this one, or the one its `destination.kubeConfigSecretRef`
+/// names (connected on first use).
+pub async fn cluster<'a>(ctx: &'a Context, app: &Application) -> Result<Cluster<'a>, Failure> {
+    let Some(secret) = crate::clusters::secret_of(app) else {
+        return Ok(Cluster::Local(ctx));
+    };
+    let namespace = app.metadata.namespace.as_deref().unwrap_or_default();
+    match ctx.remotes.get(&ctx.client, namespace, secret).await {
+        Ok(remote) => Ok(Cluster::Remote(remote)),
+        Err(err @ RemoteError::Secret { .. }) => {
+            Err(failure(Reason::InvalidDestination, err.to_string(), false))
+        }
+        Err(RemoteError::Discovery { source, .. }) => {
+            let why = format!("destination cluster of Secret {namespace}/{secret}: {source}");
+            Err(failure(source.reason(), why, true))
+        }
+    }
+}
+
+/// The client `app`'s objects are compared (dry-run) and written with in `cluster`.
+fn writer(
+    ctx: &Context,
+    cluster: &Cluster<'_>,
+    app: &Application,
+) -> Result<kube::Client, Failure> {
     let namespace = app.metadata.namespace.as_deref().unwrap_or_default();
     let account = app.spec.destination.service_account_name.as_deref();
-    ctx.writer(namespace, account).map_err(|err| {
+    cluster.writer(ctx, namespace, account).map_err(|err| {
         let why = format!("cannot make a client for the service account: {err}");
         failure(Reason::Unauthorized, why, false)
     })
@@ -449,8 +476,9 @@ pub async fn sync(
         });
     }
     // Every write is made as the Application's service account, never as the controller.
-    let writer = writer(ctx, app)?;
-    let mut catalog = ctx.catalog.snapshot().await;
+    let cluster = cluster(ctx, app).await?;
+    let writer = writer(ctx, &cluster, app)?;
+    let mut catalog = cluster.catalog().snapshot().await;
     let requeue = loop {
         match step(
             &writer,

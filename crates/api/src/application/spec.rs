@@ -123,8 +123,7 @@ pub struct ApplicationDestination {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     /// A Secret in the Application's namespace whose `value` key holds a kubeconfig of another
-    /// cluster to apply to; default the cluster Capstan runs in. Reserved: accepted and stored,
-    /// not used yet.
+    /// cluster to apply to (credentials inline); default the cluster Capstan runs in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kube_config_secret_ref: Option<SecretReference>,
     /// A service account in the Application's namespace that every write is made as
