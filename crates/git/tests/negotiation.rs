@@ -6,7 +6,7 @@ mod common;
 
 use anyhow::ensure;
 use capstan_testenv::{Content, GitServers, commit_files};
-use common::{cache, http_creds, repo_name};
+use common::{cache, http_creds, repo_name, thousand_files};
 
 /// The bytes the server sent for each successful `git-upload-pack` POST of `repo`.
 fn upload_pack_bytes(servers: &GitServers, repo: &str) -> Vec<u64> {
@@ -32,20 +32,7 @@ async fn a_fetch_after_a_one_file_commit_transfers_the_change_not_the_snapshot()
 -> anyhow::Result<()> {
     let servers = GitServers::shared().await?;
     let name = repo_name("incremental");
-    let repo = servers.create_repo(&name)?;
-    let texts: Vec<(String, String)> = (0..1000)
-        .map(|i| {
-            (
-                format!("apps/app-{:02}/manifest-{i:04}.yaml", i % 50),
-                format!("i: {i}\nname: file-{i}\npad: {}\n", "x".repeat(200)),
-            )
-        })
-        .collect();
-    let files: Vec<(&str, Content<'_>)> = texts
-        .iter()
-        .map(|(p, t)| (p.as_str(), Content::File(t)))
-        .collect();
-    commit_files(&repo, "main", &files, "many files")?;
+    let repo = thousand_files(servers, &name)?;
     let (url, creds, cache) = (
         servers.http_url(&name),
         http_creds(servers),

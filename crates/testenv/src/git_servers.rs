@@ -195,6 +195,11 @@ impl GitServers {
         )
     }
 
+    /// The ports of the plain HTTP, SSH and git:// servers, for a proxy in front of one.
+    pub fn ports(&self) -> (u16, u16, u16) {
+        (self.http_port, self.ssh_port, self.daemon_port)
+    }
+
     /// `git://127.0.0.1:<port>/<name>` (anonymous, read-only).
     pub fn daemon_url(&self, name: &str) -> String {
         format!("git://127.0.0.1:{}/{name}", self.daemon_port)

@@ -26,6 +26,7 @@ pub mod bearer_proxy;
 pub mod binaries;
 mod certs;
 mod control_plane;
+pub mod counting_proxy;
 pub mod crds;
 pub mod git_servers;
 mod harness;
@@ -41,6 +42,7 @@ use std::time::Duration;
 
 pub use audit::{Audit, AuditError, AuditEvent, AuditLog, AuditMark};
 pub use control_plane::{ADMIN_USER, ControlPlane, ExitReport, Tier, UNPRIVILEGED_USER};
+pub use counting_proxy::{CountingProxy, Transfer};
 pub use crds::{api_for, crd_api, open_crd};
 pub use git_servers::{Content, GitServers, commit_files, run_git};
 pub use harness::{TestContext, run, run_in, shared};

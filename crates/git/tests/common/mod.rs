@@ -100,3 +100,25 @@ pub fn requests_by(servers: &GitServers, user: &str, request: &str) -> usize {
         })
         .count()
 }
+
+/// A 1,000-file repository `name` (50 directories of 20 YAML files, about 220 bytes each) on
+/// the servers, committed on `main`.
+pub fn thousand_files(servers: &GitServers, name: &str) -> anyhow::Result<PathBuf> {
+    use capstan_testenv::{Content, commit_files};
+    let repo = servers.create_repo(name)?;
+    let texts: Vec<(String, String)> = (0..1000)
+        .map(|i| {
+            let path = format!("apps/app-{:02}/manifest-{i:04}.yaml", i % 50);
+            (
+                path,
+                format!("i: {i}\nname: file-{i}\npad: {}\n", "x".repeat(200)),
+            )
+        })
+        .collect();
+    let files: Vec<(&str, Content<'_>)> = texts
+        .iter()
+        .map(|(p, t)| (p.as_str(), Content::File(t)))
+        .collect();
+    commit_files(&repo, "main", &files, "many files")?;
+    Ok(repo)
+}

@@ -1,0 +1,146 @@
+//! What a fetch and a check cost on the wire, over each transport: a loopback byte-counting
+//! proxy in front of the HTTP, SSH and git:// servers counts every byte both ways. In a
+//! 1,000-file repository, the fetch after a one-file commit transfers the change (at most
+//! 10 KB), and a check that finds nothing new is one connection of a few KB at most.
+
+mod common;
+
+use capstan_git::Credentials;
+use capstan_testenv::{Content, CountingProxy, GitServers, Transfer, commit_files};
+use common::{cache, http_creds, repo_name, ssh_creds, thousand_files};
+
+/// The most a fetch after a one-file commit may transfer, both ways.
+const INCREMENTAL_LIMIT: u64 = 10 * 1024;
+/// The most a check that finds nothing new may transfer, both ways: "a few KB" — over SSH the
+/// key exchange and authentication alone are about 4 KB.
+const CHECK_LIMIT: u64 = 6 * 1024;
+
+/// What one transport's fetches and checks transferred.
+#[derive(Debug)]
+struct Figures {
+    first: Transfer,
+    incremental: Transfer,
+    check: Transfer,
+}
+
+/// First fetch, a one-file commit and its fetch, then a check with nothing new, through `proxy`.
+async fn measure(
+    servers: &GitServers,
+    transport: &str,
+    url: &str,
+    creds: &Credentials,
+    proxy: &CountingProxy,
+    repo: &std::path::Path,
+) -> anyhow::Result<Figures> {
+    let cache = cache(servers, transport);
+    let start = proxy.transfer();
+    cache.resolve(url, creds, "main").await?;
+    let first = proxy.transfer().since(start);
+
+    let change = Content::File("i: 7\nchanged: true\n");
+    let commit = commit_files(
+        repo,
+        "main",
+        &[("apps/app-07/manifest-0007.yaml", change)],
+        "one",
+    )?;
+    let before = proxy.transfer();
+    let resolved = cache.resolve(url, creds, "main").await?;
+    let incremental = proxy.transfer().since(before);
+    anyhow::ensure!(
+        resolved.commit.sha == commit,
+        "{transport}: not at the new commit"
+    );
+
+    let before = proxy.transfer();
+    cache.resolve(url, creds, "main").await?;
+    let check = proxy.transfer().since(before);
+    Ok(Figures {
+        first,
+        incremental,
+        check,
+    })
+}
+
+fn assert_cheap(transport: &str, figures: &Figures) {
+    eprintln!("{transport}: {figures:?}");
+    assert!(
+        figures.incremental.bytes() <= INCREMENTAL_LIMIT,
+        "{transport}: the fetch after a one-file commit moved {} bytes: {figures:?}",
+        figures.incremental.bytes()
+    );
+    assert!(
+        figures.check.connections == 1 && figures.check.bytes() <= CHECK_LIMIT,
+        "{transport}: a check with nothing new: {figures:?}"
+    );
+    assert!(
+        figures.first.bytes() > 10 * figures.incremental.bytes(),
+        "{transport}: the first fetch should carry the snapshot: {figures:?}"
+    );
+}
+
+#[tokio::test]
+async fn over_http_a_one_file_commit_fetches_the_change_and_a_check_is_one_small_request()
+-> anyhow::Result<()> {
+    let servers = GitServers::shared().await?;
+    let name = repo_name("wire-http");
+    let repo = thousand_files(servers, &name)?;
+    let proxy = CountingProxy::start(servers.ports().0)?;
+    let url = format!("http://127.0.0.1:{}/git/{name}", proxy.port());
+    let figures = measure(servers, "http", &url, &http_creds(servers), &proxy, &repo).await?;
+    assert_cheap("http", &figures);
+    Ok(())
+}
+
+#[tokio::test]
+async fn over_ssh_a_one_file_commit_fetches_the_change_and_a_check_is_one_small_connection()
+-> anyhow::Result<()> {
+    let servers = GitServers::shared().await?;
+    let name = repo_name("wire-ssh");
+    let repo = thousand_files(servers, &name)?;
+    let (_, ssh_port, _) = servers.ports();
+    let proxy = CountingProxy::start(ssh_port)?;
+    let url = format!("ssh://root@127.0.0.1:{}{}", proxy.port(), repo.display());
+    let mut creds = ssh_creds(servers);
+    creds.known_hosts = creds
+        .known_hosts
+        .map(|line| line.replace(&format!("]:{ssh_port} "), &format!("]:{} ", proxy.port())));
+    let figures = measure(servers, "ssh", &url, &creds, &proxy, &repo).await?;
+    assert_cheap("ssh", &figures);
+    Ok(())
+}
+
+#[tokio::test]
+async fn over_git_protocol_a_one_file_commit_fetches_the_change_and_a_check_is_one_small_connection()
+-> anyhow::Result<()> {
+    let servers = GitServers::shared().await?;
+    let name = repo_name("wire-daemon");
+    let repo = thousand_files(servers, &name)?;
+    let (_, _, daemon_port) = servers.ports();
+    let proxy = CountingProxy::start(daemon_port)?;
+    let url = format!("git://127.0.0.1:{}/{name}", proxy.port());
+    let figures = measure(servers, "git", &url, &Credentials::none(), &proxy, &repo).await?;
+    assert_cheap("git://", &figures);
+    Ok(())
+}
+
+#[tokio::test]
+async fn with_a_bearer_token_a_one_file_commit_fetches_the_change_and_a_check_is_one_small_request()
+-> anyhow::Result<()> {
+    let servers = GitServers::shared().await?;
+    let name = repo_name("wire-bearer");
+    let repo = thousand_files(servers, &name)?;
+    let bearer = url::Url::parse(&servers.bearer_url(&name))?;
+    let port = bearer
+        .port()
+        .ok_or_else(|| anyhow::anyhow!("no port in {bearer}"))?;
+    let proxy = CountingProxy::start(port)?;
+    let url = format!("http://127.0.0.1:{}/git/{name}", proxy.port());
+    let creds = Credentials {
+        bearer_token: Some(servers.bearer_token().to_owned()),
+        ..Credentials::none()
+    };
+    let figures = measure(servers, "bearer", &url, &creds, &proxy, &repo).await?;
+    assert_cheap("bearer", &figures);
+    Ok(())
+}
