@@ -448,9 +448,19 @@ fn resolve_blocking(
 ) -> Result<Found, Error> {
     let repo = open_repo(dir)?;
     let session = Session::new(url, creds, cancel);
-    // libgit2 cannot send a bearer token when only listing refs; a fetch of all branches and tags
-    // stands in for the listing (it downloads nothing when nothing moved).
-    let (wanted, fetched) = if session_uses_bearer(url, creds) {
+    // Over HTTP(S), one protocol v2 `ls-refs` request for just the refs the revision can name;
+    // libgit2 (v0/v1 only) lists every ref of the remote, and fetches only what moved.
+    let listed = crate::ls_refs::list(url, creds, &crate::revision::ref_prefixes(revision));
+    let (wanted, fetched) = if let Some(adv) = listed {
+        let found = resolve(revision, &adv)?;
+        let refspecs = refspecs_for(&repo, &found);
+        if !refspecs.is_empty() {
+            session.fetch(&repo, &refspecs)?;
+        }
+        (found, !refspecs.is_empty())
+    } else if session_uses_bearer(url, creds) {
+        // libgit2 cannot send a bearer token when only listing refs; a fetch of all branches and
+        // tags stands in for the listing (it downloads nothing when nothing moved).
         let before = local_advertisement(&repo)?;
         session.fetch(&repo, &all_refspecs())?;
         let after = local_advertisement(&repo)?;

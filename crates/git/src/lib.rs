@@ -16,6 +16,7 @@ mod access;
 mod cache;
 mod credentials;
 mod known_hosts;
+mod ls_refs;
 mod observer;
 mod remote;
 mod revision;

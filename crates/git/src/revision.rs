@@ -40,6 +40,25 @@ pub enum Wanted {
     },
 }
 
+/// The ref prefixes whose refs are enough to decide what `revision` names (for a protocol v2
+/// `ls-refs` request): `HEAD` for the default branch or a commit (a commit needs no ref; the
+/// listing then only proves access), the ref itself for `refs/…`, else the branch and the tag of
+/// that name (an abbreviated SHA matches neither and is looked up as a commit).
+pub fn ref_prefixes(revision: &str) -> Vec<String> {
+    let revision = revision.trim();
+    let is_sha = revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_hexdigit());
+    if revision.is_empty() || revision == "HEAD" || is_sha {
+        vec!["HEAD".to_owned()]
+    } else if revision.starts_with("refs/") {
+        vec![revision.to_owned()]
+    } else {
+        vec![
+            format!("refs/heads/{revision}"),
+            format!("refs/tags/{revision}"),
+        ]
+    }
+}
+
 /// Decides what `revision` names on a remote that advertised `refs`.
 pub fn resolve(revision: &str, adv: &Advertisement) -> Result<Wanted, Error> {
     let revision = revision.trim();

@@ -19,13 +19,16 @@ fn captured_log() -> &'static Mutex<Vec<u8>> {
     static LOG: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
     LOG.get_or_init(|| {
         let log: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
-        let subscriber = tracing_subscriber::fmt()
+        // `try_init` also routes the `log` crate's records here (as `capstan controller`'s
+        // subscriber does), so a dependency logging through `log` is captured too — regression:
+        // the HTTP client of protocol v2 listings logs requests, headers unredacted, at trace.
+        tracing_subscriber::fmt()
             .with_max_level(tracing::Level::TRACE)
             .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
             .with_ansi(false)
             .with_writer(move || Capture(log))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+            .try_init()
+            .expect("one global subscriber");
         log
     })
 }

@@ -6,16 +6,14 @@ mod common;
 
 use anyhow::ensure;
 use capstan_testenv::{Content, GitServers, commit_files};
-use common::{cache, http_creds, repo_name, thousand_files};
+use common::{cache, http_creds, is_fetch, repo_name, thousand_files};
 
 /// The bytes the server sent for each successful `git-upload-pack` POST of `repo`.
 fn upload_pack_bytes(servers: &GitServers, repo: &str) -> Vec<u64> {
     servers
         .access_log()
         .lines()
-        .filter(|l| {
-            l.contains(&format!("POST /git/{repo}/git-upload-pack")) && l.contains("\" 200 ")
-        })
+        .filter(|l| is_fetch(l, repo))
         .filter_map(|l| {
             l.split("\" 200 ")
                 .nth(1)?

@@ -144,3 +144,54 @@ async fn with_a_bearer_token_a_one_file_commit_fetches_the_change_and_a_check_is
     assert_cheap("bearer", &figures);
     Ok(())
 }
+
+/// Gives `repo` `count` lightweight tags on the head of `main`, written straight into its
+/// `packed-refs` (one file, as `git pack-refs` leaves them).
+fn many_tags(repo: &std::path::Path, count: usize) -> anyhow::Result<()> {
+    let head = capstan_testenv::run_git(repo, &["rev-parse", "refs/heads/main"])?;
+    let mut names: Vec<String> = (0..count).map(|i| format!("refs/tags/v1.{i}")).collect();
+    names.sort();
+    let mut text = String::from("# pack-refs with: peeled fully-peeled sorted \n");
+    for name in names {
+        text.push_str(&format!("{} {name}\n", head.trim()));
+    }
+    std::fs::write(repo.join("packed-refs"), text)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_check_of_a_repository_with_thousands_of_tags_asks_only_for_its_branch_over_http()
+-> anyhow::Result<()> {
+    let servers = GitServers::shared().await?;
+    let name = repo_name("wire-tags");
+    let repo = thousand_files(servers, &name)?;
+    many_tags(&repo, 5000)?;
+    let (http_port, _, daemon_port) = servers.ports();
+    let http = CountingProxy::start(http_port)?;
+    let daemon = CountingProxy::start(daemon_port)?;
+    let http_url = format!("http://127.0.0.1:{}/git/{name}", http.port());
+    let daemon_url = format!("git://127.0.0.1:{}/{name}", daemon.port());
+    let (over_http, over_daemon) = (cache(servers, "tags-http"), cache(servers, "tags-daemon"));
+    over_http
+        .resolve(&http_url, &http_creds(servers), "main")
+        .await?;
+    over_daemon
+        .resolve(&daemon_url, &Credentials::none(), "main")
+        .await?;
+
+    let before = http.transfer();
+    over_http
+        .resolve(&http_url, &http_creds(servers), "main")
+        .await?;
+    let v2 = http.transfer().since(before);
+    let before = daemon.transfer();
+    over_daemon
+        .resolve(&daemon_url, &Credentials::none(), "main")
+        .await?;
+    let v0 = daemon.transfer().since(before);
+    eprintln!("5,000 tags: HTTP (protocol v2 ls-refs) {v2:?}; git:// (libgit2, v0) {v0:?}");
+    assert!(v2.connections == 1 && v2.bytes() <= 2 * 1024, "{v2:?}");
+    // The whole advertisement, as libgit2 lists it: every tag, about 60 bytes each.
+    assert!(v0.bytes() > 5000 * 50, "{v0:?}");
+    Ok(())
+}

@@ -65,15 +65,21 @@ pub fn ssh_creds(servers: &GitServers) -> Credentials {
     }
 }
 
-/// How many fetches (`POST …/git-upload-pack`) the HTTP servers have served for `repo`.
+/// How many fetches (`POST …/git-upload-pack`) the HTTP servers have served for `repo`; a
+/// protocol v2 ref listing, a POST too, is not one (its user agent says `capstan ls-refs`).
 pub fn upload_packs(servers: &GitServers, repo: &str) -> usize {
     servers
         .access_log()
         .lines()
-        .filter(|l| {
-            l.contains(&format!("POST /git/{repo}/git-upload-pack")) && l.contains("\" 200 ")
-        })
+        .filter(|l| is_fetch(l, repo))
         .count()
+}
+
+/// Whether the access-log line `line` is a successful fetch of `repo` (not a v2 listing).
+pub fn is_fetch(line: &str, repo: &str) -> bool {
+    line.contains(&format!("POST /git/{repo}/git-upload-pack"))
+        && line.contains("\" 200 ")
+        && !line.contains("capstan ls-refs")
 }
 
 /// A new HTTP user of the servers with a random password, and its basic-auth credentials.
