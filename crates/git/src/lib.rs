@@ -23,6 +23,7 @@ mod timeouts;
 mod tls;
 mod tree;
 mod url;
+pub mod verify;
 mod writeback;
 
 use std::time::Duration;
@@ -38,6 +39,7 @@ pub use remote::RemoteFailure;
 pub use revision::{Advertisement, Wanted, resolve};
 pub use tree::{EntryKind, GitTree};
 pub use url::RepoUrl;
+pub use verify::{Refusal, Signer, TrustedKeys};
 pub use writeback::{FileChange, WriteOutcome, WriteRequest};
 
 /// What went wrong with a git source. Messages name the repository (without credentials), the
@@ -127,6 +129,10 @@ pub enum Error {
         /// Why: not found, outside the repository, a symlink leading out, too large, …
         reason: String,
     },
+    /// The commit or tag to deploy is not signed by a trusted key (or not signed at all, or its
+    /// signature does not match it).
+    #[error(transparent)]
+    Unverified(#[from] Refusal),
     /// The local cache repository failed.
     #[error("git cache: failed to {action}: {message}")]
     Local {
@@ -154,6 +160,7 @@ impl Error {
             | Error::InvalidCredentials { .. }
             | Error::RevisionNotFound { .. }
             | Error::Unauthorized { .. }
+            | Error::Unverified(_)
             | Error::Read { .. } => false,
         }
     }
@@ -170,6 +177,7 @@ impl Error {
             Error::Cancelled { .. } => Reason::Cancelled,
             Error::PushRejected { .. } => Reason::PushRejected,
             Error::Read { .. } => Reason::SourceReadFailed,
+            Error::Unverified(_) => Reason::VerificationFailed,
             Error::Local { .. } => Reason::GitCacheFailed,
         }
     }
@@ -276,6 +284,13 @@ mod tests {
                 },
                 false,
                 Reason::SourceReadFailed,
+            ),
+            (
+                Error::Unverified(Refusal::Unsigned {
+                    object: verify::Signed::Commit("abc".into()),
+                }),
+                false,
+                Reason::VerificationFailed,
             ),
             (
                 Error::local("find commit", "odb failure"),
