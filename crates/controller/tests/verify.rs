@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 
 use anyhow::ensure;
 use capstan_api::Reason;
-use capstan_api::application::{Application, SecretReference, SourceVerification, VerifyMode};
+use capstan_api::application::{
+    Application, ConditionType, SecretReference, SourceVerification, VerifyMode,
+};
 use capstan_controller::SourceError;
 use capstan_controller::source::{At, render_at};
 use capstan_git::{CacheLimits, Credentials, RepoCache, TrustedKeys};
@@ -142,6 +144,15 @@ async fn an_unsigned_head_after_a_signed_one_leaves_the_signed_commit_deployed()
                 "{message}"
             );
             ensure!(at(&app, &signed), "status moved off the signed commit");
+            let stalled = app
+                .status
+                .as_ref()
+                .and_then(|s| s.condition(ConditionType::Stalled));
+            ensure!(
+                stalled.is_some_and(|c| c.reason == Reason::VerificationFailed),
+                "not Stalled: {:?}",
+                app.status
+            );
             let history = app
                 .status
                 .as_ref()

@@ -98,6 +98,31 @@ async fn commits_signed_with_ssh_and_openpgp_keys_verify_with_the_right_trusted_
 }
 
 #[tokio::test]
+async fn a_commit_signed_by_an_openpgp_signing_subkey_verifies_as_its_primary_key()
+-> anyhow::Result<()> {
+    let signers = Signers::new()?;
+    let primary_only = signers.openpgp_key("Release Bot <release@example.test>")?;
+    let with_subkey = signers.add_signing_subkey(&primary_only)?;
+    let f = fixture(&signers, "subkey").await?;
+    f.work
+        .commit(&[("a.yaml", "v: 1\n")], "by the subkey", Some(&with_subkey))?;
+
+    // GnuPG signed with the subkey: the key exported before it existed does not vouch for it.
+    let message = refusal(f.verify("main", &[&primary_only]).await?)?.to_string();
+    ensure!(
+        message.contains("is signed by OpenPGP key ")
+            && !message.contains(primary_only.fingerprint()),
+        "{message}"
+    );
+    let signer = f.verify("main", &[&with_subkey]).await??;
+    ensure!(
+        signer.key == format!("OpenPGP key {}", with_subkey.fingerprint()),
+        "{signer:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn an_unsigned_commit_is_refused_naming_it() -> anyhow::Result<()> {
     let signers = Signers::new()?;
     let ssh = signers.ssh_key("alice@example.test")?;

@@ -116,6 +116,26 @@ impl Signers {
         })
     }
 
+    /// `key` with a new ed25519 signing subkey (`gpg --quick-add-key … sign`), which GnuPG then
+    /// signs with in its place; the public key exported again, with the subkey.
+    pub fn add_signing_subkey(&self, key: &SigningKey) -> anyhow::Result<SigningKey> {
+        let fingerprint = key.fingerprint().to_owned();
+        self.gpg(&[
+            "--passphrase",
+            "",
+            "--quick-add-key",
+            &fingerprint,
+            "ed25519",
+            "sign",
+            "never",
+        ])?;
+        let public = self.gpg(&["--armor", "--export", &fingerprint])?;
+        Ok(SigningKey::OpenPgp {
+            fingerprint,
+            public,
+        })
+    }
+
     /// Runs `gpg --batch` in the signers' home.
     fn gpg(&self, args: &[&str]) -> anyhow::Result<String> {
         let mut command = Command::new("gpg");
