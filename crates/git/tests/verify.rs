@@ -1,7 +1,8 @@
 //! Verified commits against commits and tags made with the real tools: keys from `ssh-keygen` and
 //! GnuPG, signatures from `git commit -S` and `git tag -s`, pushed to the HTTP test server and
-//! fetched through the cache. Signed commits verify with the right key; unsigned, untrusted and
-//! tampered ones are refused, naming the commit and the signer.
+//! fetched through the cache. Signed commits (also by an OpenPGP signing subkey) and signed tags
+//! verify with the right key; unsigned, untrusted, tampered and SHA-1 signed ones are refused,
+//! naming the commit and the signer.
 
 mod common;
 
@@ -118,6 +119,47 @@ async fn a_commit_signed_by_an_openpgp_signing_subkey_verifies_as_its_primary_ke
     ensure!(
         signer.key == format!("OpenPGP key {}", with_subkey.fingerprint()),
         "{signer:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_openpgp_signature_over_a_sha1_digest_is_refused() -> anyhow::Result<()> {
+    let signers = Signers::new()?;
+    let pgp = signers.openpgp_key("Alice <alice@example.test>")?;
+    let f = fixture(&signers, "sha1").await?;
+    // GnuPG as git runs it, told to hash with SHA-1.
+    let program = signers.dir().join("gpg-sha1");
+    std::fs::write(&program, "#!/bin/sh\nexec gpg --digest-algo SHA1 \"$@\"\n")?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755))?;
+    let sha1 = format!("gpg.program={}", program.display());
+    f.work.commit(&[("a.yaml", "v: 1\n")], "ready", None)?;
+    f.work.git(
+        Some(&pgp),
+        &[
+            "-c",
+            &sha1,
+            "commit",
+            "--quiet",
+            "-S",
+            "--allow-empty",
+            "-m",
+            "by sha1",
+        ],
+    )?;
+    f.work
+        .git(None, &["push", "--quiet", "origin", "HEAD:main"])?;
+    let sha = f.work.git(None, &["rev-parse", "HEAD"])?;
+
+    let message = refusal(f.verify("main", &[&pgp]).await?)?.to_string();
+    ensure!(
+        message
+            == format!(
+                "commit {sha} has a signature that cannot be verified: the OpenPGP signature \
+                 uses the digest SHA1, which is not accepted"
+            ),
+        "{message}"
     );
     Ok(())
 }

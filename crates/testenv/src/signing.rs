@@ -67,6 +67,11 @@ impl Signers {
         Ok(Self { dir, gnupg })
     }
 
+    /// The private directory (keys, GnuPG home, work clones), for a test's own files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// A new ed25519 SSH key (`ssh-keygen -t ed25519 -N ''`) with `comment`.
     pub fn ssh_key(&self, comment: &str) -> anyhow::Result<SigningKey> {
         let private = self.dir.join(format!("ssh-{}", &random_token()?[..8]));

@@ -1,10 +1,11 @@
 //! OpenPGP signatures: trusted keys as ASCII-armored public key blocks (as `gpg --armor --export`
 //! writes them), signatures as the detached signatures GnuPG makes for `git commit -S`, checked
 //! with rPGP. A signature may be made by the primary key or by a signing subkey bound to it; a
-//! key whose self-signatures do not verify is refused when the Secret is read, and a revoked key
-//! (or subkey) is never trusted.
+//! key whose self-signatures do not verify is refused when the Secret is read, a revoked key (or
+//! subkey) is never trusted, and a signature over a SHA-1 (or weaker) digest is refused.
 
 use pgp::composed::{Deserializable, DetachedSignature, SignedPublicKey, SignedPublicSubKey};
+use pgp::crypto::hash::HashAlgorithm;
 use pgp::packet::SignatureType;
 use pgp::types::KeyDetails;
 
@@ -66,6 +67,23 @@ pub(super) fn verify(
     if !matches!(typ, Some(SignatureType::Binary | SignatureType::Text)) {
         let why = format!("an OpenPGP signature of type {typ:?}, not a signature of data");
         return Err(Failed::Unreadable(why));
+    }
+    // SHA-1 and older digests admit forged collisions (a signature moved to other content).
+    match sig.signature.hash_alg() {
+        Some(
+            HashAlgorithm::Sha256
+            | HashAlgorithm::Sha384
+            | HashAlgorithm::Sha512
+            | HashAlgorithm::Sha224
+            | HashAlgorithm::Sha3_256
+            | HashAlgorithm::Sha3_512,
+        ) => {}
+        weak => {
+            let name = weak.map_or_else(|| "unknown".to_owned(), |h| h.to_string());
+            let why =
+                format!("the OpenPGP signature uses the digest {name}, which is not accepted");
+            return Err(Failed::Unreadable(why));
+        }
     }
     let issuer = issuer(&sig);
     let Some((trusted, signing)) = keys.iter().find_map(|k| {
