@@ -1,8 +1,8 @@
 //! Verified commits against commits and tags made with the real tools: keys from `ssh-keygen` and
 //! GnuPG, signatures from `git commit -S` and `git tag -s`, pushed to the HTTP test server and
 //! fetched through the cache. Signed commits (also by an OpenPGP signing subkey) and signed tags
-//! verify with the right key; unsigned, untrusted, tampered and SHA-1 signed ones are refused,
-//! naming the commit and the signer.
+//! verify with the right key; unsigned, untrusted, revoked, tampered and SHA-1 signed ones are
+//! refused, naming the commit and the signer.
 
 mod common;
 
@@ -119,6 +119,31 @@ async fn a_commit_signed_by_an_openpgp_signing_subkey_verifies_as_its_primary_ke
     ensure!(
         signer.key == format!("OpenPGP key {}", with_subkey.fingerprint()),
         "{signer:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_commit_signed_by_a_revoked_openpgp_key_is_refused_as_not_trusted() -> anyhow::Result<()>
+{
+    let signers = Signers::new()?;
+    let pgp = signers.openpgp_key("Alice <alice@example.test>")?;
+    let f = fixture(&signers, "revoked").await?;
+    let sha = f
+        .work
+        .commit(&[("a.yaml", "v: 1\n")], "before", Some(&pgp))?;
+    ensure!(f.verify("main", &[&pgp]).await?.is_ok());
+
+    let revoked = signers.revoke(&pgp)?;
+    let message = refusal(f.verify("main", &[&revoked]).await?)?.to_string();
+    ensure!(
+        message
+            == format!(
+                "commit {sha} is signed by OpenPGP key {} (Alice <alice@example.test>, revoked), \
+                 which is not trusted",
+                pgp.fingerprint()
+            ),
+        "{message}"
     );
     Ok(())
 }

@@ -141,6 +141,29 @@ impl Signers {
         })
     }
 
+    /// `key` revoked: the revocation certificate GnuPG wrote when it made the key, imported; the
+    /// public key exported again, with the revocation.
+    pub fn revoke(&self, key: &SigningKey) -> anyhow::Result<SigningKey> {
+        let fingerprint = key.fingerprint().to_owned();
+        let stored = self
+            .gnupg
+            .join("openpgp-revocs.d")
+            .join(format!("{fingerprint}.rev"));
+        // GnuPG guards the stored certificate against an accidental import with a leading colon.
+        let certificate = std::fs::read_to_string(stored)?.replace(
+            ":-----BEGIN PGP PUBLIC KEY BLOCK-----",
+            "-----BEGIN PGP PUBLIC KEY BLOCK-----",
+        );
+        let path = self.dir.join(format!("{fingerprint}.rev"));
+        std::fs::write(&path, certificate)?;
+        self.gpg(&["--import", &path.display().to_string()])?;
+        let public = self.gpg(&["--armor", "--export", &fingerprint])?;
+        Ok(SigningKey::OpenPgp {
+            fingerprint,
+            public,
+        })
+    }
+
     /// Runs `gpg --batch` in the signers' home.
     fn gpg(&self, args: &[&str]) -> anyhow::Result<String> {
         let mut command = Command::new("gpg");

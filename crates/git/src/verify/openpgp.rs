@@ -97,7 +97,10 @@ pub(super) fn verify(
     };
     let mut signer = trusted.signer();
     if trusted.revoked || signing.revoked() {
-        signer.name = Some(format!("{}, revoked", signer.name.unwrap_or_default()));
+        signer.name = Some(match signer.name {
+            Some(name) => format!("{name}, revoked"),
+            None => "revoked".to_owned(),
+        });
         return Err(Failed::Untrusted(signer));
     }
     let verified = match signing {
