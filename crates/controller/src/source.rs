@@ -5,10 +5,10 @@
 //! git reads block and the renderer calls them synchronously.
 //!
 //! Guarantees: a revision that must be signed is verified before anything of its tree is read or
-//! a kept render of it is served; nothing is read from the machine's filesystem — every file comes from the commit,
-//! and a symbolic link leading out of the repository is refused by the tree, one leading out of a
-//! kustomization's directory by the load restrictor (through [`CommitFs`]'s `real_path`); the
-//! commit rendered is the one returned.
+//! a kept render of it is served; nothing is read from the machine's filesystem — every file
+//! comes from the commit, and a symbolic link leading out of the repository is refused by the
+//! tree, one leading out of a kustomization's directory by the load restrictor (through
+//! [`CommitFs`]'s `real_path`); the commit rendered is the one returned.
 
 use std::time::Duration;
 
