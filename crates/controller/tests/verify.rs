@@ -2,8 +2,8 @@
 //! `git commit -S`): a refused commit is verified before anything of it is read — its broken
 //! manifests are never rendered — and end to end, an Application with `spec.source.verify`
 //! deploys a signed head, refuses an unsigned one and one signed by a stranger (naming commit
-//! and signer in its Ready condition) while the signed commit stays deployed, and deploys the
-//! next signed head.
+//! and signer in its Ready condition and a warning Event) while the signed commit stays deployed,
+//! and deploys the next signed head.
 
 mod common;
 
@@ -21,6 +21,7 @@ use capstan_render::Options;
 use capstan_testenv::{GitServers, Signers, Tier, run};
 use common::*;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, PostParams};
 use serde_json::json;
 
@@ -164,6 +165,20 @@ async fn an_unsigned_head_after_a_signed_one_leaves_the_signed_commit_deployed()
                 "a refused commit was applied"
             );
         }
+        let events: Api<Event> = Api::namespaced(ctx.client.clone(), &ns);
+        let warned = events
+            .list(&Default::default())
+            .await?
+            .items
+            .into_iter()
+            .any(|e| {
+                e.reason.as_deref() == Some("VerificationFailed")
+                    && e.type_.as_deref() == Some("Warning")
+                    && e.note
+                        .as_deref()
+                        .is_some_and(|n| n.contains("is not signed"))
+            });
+        ensure!(warned, "no VerificationFailed warning Event");
 
         // The next signed head is deployed.
         let next = push("signed-again", Some(&key))?;
