@@ -3,17 +3,17 @@
 //! manifests are never rendered — and end to end, an Application with `spec.source.verify`
 //! deploys a signed head, refuses an unsigned one and one signed by a stranger (naming commit
 //! and signer in its Ready condition and a warning Event) while the signed commit stays deployed,
-//! and deploys the next signed head.
+//! deploys the next signed head, and stops at a trusted-keys Secret with an entry that is no key.
 
 mod common;
 
 use std::collections::BTreeMap;
 
 use anyhow::ensure;
-use capstan_api::Reason;
 use capstan_api::application::{
     Application, ConditionType, SecretReference, SourceVerification, VerifyMode,
 };
+use capstan_api::{REFRESH_ANNOTATION, Reason};
 use capstan_controller::SourceError;
 use capstan_controller::source::{At, render_at};
 use capstan_git::{CacheLimits, Credentials, RepoCache, TrustedKeys};
@@ -22,7 +22,7 @@ use capstan_testenv::{GitServers, Signers, Tier, run};
 use common::*;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 #[tokio::test]
@@ -187,6 +187,26 @@ async fn an_unsigned_head_after_a_signed_one_leaves_the_signed_commit_deployed()
         })
         .await?;
         ensure!(level_now().await? == "signed-again");
+
+        // A trusted-keys Secret with an entry that is no key stops the Application, naming the
+        // Secret and the entry; nothing changes in the cluster.
+        let broken = json!({"stringData": {"notes.txt": "ask the release team"}});
+        secrets
+            .patch("trusted-keys", &PatchParams::default(), &Patch::Merge(&broken))
+            .await?;
+        let refresh = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: "keys"}}});
+        apps.patch("web", &PatchParams::default(), &Patch::Merge(&refresh))
+            .await?;
+        let app = until(&apps, "web", "the unusable Secret in Ready", |app| {
+            ready(app).is_some_and(|c| c.reason == Reason::VerificationFailed)
+        })
+        .await?;
+        let message = ready(&app).map(|c| c.message.clone()).unwrap_or_default();
+        ensure!(
+            message.starts_with(&format!("the trusted keys of Secret {ns}/trusted-keys: entry \"notes.txt\": line 1: not an SSH public key")),
+            "{message}"
+        );
+        ensure!(at(&app, &next) && level_now().await? == "signed-again");
         let _ = stop.send(());
         Ok(())
     })
