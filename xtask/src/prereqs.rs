@@ -14,6 +14,7 @@ use crate::run;
 /// - `ca-certificates`, `git`: Go module downloads and the git tests.
 /// - `lighttpd`, `lighttpd-mod-openssl`, `openssh-server`, `openssh-client`: the git servers of
 ///   the git tests (smart HTTP/HTTPS through git-http-backend, sshd, ssh-keygen).
+/// - `gnupg`: OpenPGP keys and `git commit -S` signatures of the verified-commits tests.
 /// - `time`, `python3-venv`: the benchmarks' peak-memory measurement and the kubectl baseline.
 pub const DEBIAN_PACKAGES: &[&str] = &[
     "pkg-config",
@@ -26,6 +27,7 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
     "lighttpd-mod-openssl",
     "openssh-server",
     "openssh-client",
+    "gnupg",
     "time",
     "python3-venv",
 ];

@@ -35,6 +35,10 @@ named_enum! {
         SourceReadFailed,
         /// The local git cache failed.
         GitCacheFailed,
+        /// The commit (or annotated tag) to deploy is not signed by a key of
+        /// `spec.source.verify`'s Secret: unsigned, signed by another key, or altered after
+        /// signing. Nothing is read from it.
+        VerificationFailed,
         /// A write-back push kept being rejected because others pushed first.
         PushRejected,
         /// The manifests could not be rendered.
@@ -116,7 +120,7 @@ mod tests {
 
     /// Every reason, by name: a rename or a removal changes conditions, Events, metric labels
     /// and stored status that users and alerts match on, so it must show up here.
-    const NAMES: [&str; 41] = [
+    const NAMES: [&str; 42] = [
         "FetchFailed",
         "AuthenticationFailed",
         "InvalidCredentials",
@@ -126,6 +130,7 @@ mod tests {
         "RevisionNotFound",
         "SourceReadFailed",
         "GitCacheFailed",
+        "VerificationFailed",
         "PushRejected",
         "RenderFailed",
         "InvalidManifest",

@@ -1,17 +1,19 @@
 //! Rendering an Application's `path` at a revision of its repository, straight from the git
-//! cache: resolve the revision with the caller's credentials (I/O), open that commit with the
-//! access proof the resolve returned (I/O), then render the directory through [`CommitFs`] on the
-//! blocking pool — git reads block and the renderer calls them synchronously.
+//! cache: resolve the revision with the caller's credentials (I/O), verify its signature when the
+//! Application trusts only signed commits (I/O), open that commit with the access proof the
+//! resolve returned (I/O), then render the directory through [`CommitFs`] on the blocking pool —
+//! git reads block and the renderer calls them synchronously.
 //!
-//! Guarantees: nothing is read from the machine's filesystem — every file comes from the commit,
-//! and a symbolic link leading out of the repository is refused by the tree, one leading out of a
-//! kustomization's directory by the load restrictor (through [`CommitFs`]'s `real_path`); the
-//! commit rendered is the one returned.
+//! Guarantees: a revision that must be signed is verified before anything of its tree is read or
+//! a kept render of it is served; nothing is read from the machine's filesystem — every file
+//! comes from the commit, and a symbolic link leading out of the repository is refused by the
+//! tree, one leading out of a kustomization's directory by the load restrictor (through
+//! [`CommitFs`]'s `real_path`); the commit rendered is the one returned.
 
 use std::time::Duration;
 
 use capstan_api::Reason;
-use capstan_git::{CommitInfo, Credentials, RepoCache};
+use capstan_git::{CommitInfo, Credentials, RepoCache, TrustedKeys};
 use capstan_render::{Options, RenderError};
 use serde_json::Value;
 
@@ -44,6 +46,16 @@ pub enum SourceError {
         /// The revision asked for.
         revision: String,
         /// The git failure.
+        #[source]
+        source: Box<capstan_git::Error>,
+    },
+    /// The resolved commit (or the annotated tag the revision named) is not signed by a trusted
+    /// key, or its signature could not be checked; nothing of it was read.
+    #[error("refused to deploy revision {revision:?}: {source}")]
+    Verify {
+        /// The revision asked for.
+        revision: String,
+        /// The refusal (naming the commit and the signer), or the git failure.
         #[source]
         source: Box<capstan_git::Error>,
     },
@@ -113,6 +125,7 @@ impl SourceError {
     pub fn reason(&self) -> Reason {
         match self {
             SourceError::Resolve { source, .. }
+            | SourceError::Verify { source, .. }
             | SourceError::Open { source, .. }
             | SourceError::Read { source, .. } => source.reason(),
             SourceError::InvalidPath { .. }
@@ -127,6 +140,7 @@ impl SourceError {
     pub fn is_retryable(&self) -> bool {
         match self {
             SourceError::Resolve { source, .. }
+            | SourceError::Verify { source, .. }
             | SourceError::Open { source, .. }
             | SourceError::Read { source, .. } => source.is_retryable(),
             SourceError::InvalidPath { .. }
@@ -152,6 +166,7 @@ pub async fn render_revision(
         revision,
         checked_within: Duration::ZERO,
         renders: None,
+        verify: None,
     };
     render_at(cache, url, creds, at, path, options).await
 }
@@ -167,6 +182,9 @@ pub struct At<'a> {
     /// Where the last render of each (repository, path) is kept, so an unchanged commit is not
     /// rendered again; `None`: always render.
     pub renders: Option<&'a Renders>,
+    /// The keys the revision (its annotated tag, else its commit) must be signed by; `None`:
+    /// no signature is required.
+    pub verify: Option<&'a TrustedKeys>,
 }
 
 /// The last render of each (repository URL, path), with the commit it was made from. A render
@@ -228,6 +246,14 @@ pub async fn render_at(
             revision: revision.to_owned(),
             source: Box::new(source),
         })?;
+    // Before the kept render and the tree: nothing of a refused revision is served or read.
+    if let Some(keys) = at.verify {
+        let verified = cache.verify(url, &resolved, keys).await;
+        verified.map_err(|source| SourceError::Verify {
+            revision: revision.to_owned(),
+            source: Box::new(source),
+        })?;
+    }
     let commit = resolved.commit;
     if let Some(objects) = at.renders.and_then(|r| r.get(url, &dir, &commit.sha)) {
         return Ok(Rendered { commit, objects });

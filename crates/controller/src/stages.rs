@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use capstan_api::application::{Application, ApplicationReference, ConditionStatus, ConditionType};
+use capstan_api::application::{
+    Application, ApplicationReference, ConditionStatus, ConditionType, VerifyMode,
+};
 use capstan_api::{InventoryEntry, Operation, OperationState, Reason, SyncStatus};
 use capstan_cluster::compare::{Comparison, Context as CompareContext, compare_app};
 use capstan_cluster::prepare::located;
@@ -22,7 +24,7 @@ use capstan_core::object::ObjectKey;
 use capstan_core::options::SyncOptions;
 use capstan_core::progress::{Cursor, Stage};
 use capstan_core::tracking::AppId;
-use capstan_git::Credentials;
+use capstan_git::{Credentials, TrustedKeys};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -31,7 +33,7 @@ use serde_json::Value;
 
 use crate::clusters::{Cluster, RemoteError};
 use crate::context::Context;
-use crate::source::{At, Rendered, render_at};
+use crate::source::{At, Rendered, SourceError, render_at};
 
 /// A failure of a stage.
 fn failure(reason: Reason, message: String, retryable: bool) -> Failure {
@@ -51,23 +53,59 @@ pub async fn credentials(ctx: &Context, app: &Application) -> Result<Credentials
     if let Some(known) = ctx.known_credentials(namespace, &secret_ref.name) {
         return Ok(known);
     }
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
-    let secret = secrets.get(&secret_ref.name).await.map_err(|err| {
-        let why = format!("cannot read Secret {namespace}/{}: {err}", secret_ref.name);
-        failure(Reason::InvalidCredentials, why, true)
-    })?;
-    let data: BTreeMap<String, Vec<u8>> = secret
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, ByteString(v))| (k, v))
-        .collect();
+    let data = secret_data(ctx, namespace, &secret_ref.name)
+        .await
+        .map_err(|why| failure(Reason::InvalidCredentials, why, true))?;
     let credentials = Credentials::from_secret_data(&data).map_err(|err| {
         let why = format!("Secret {namespace}/{}: {err}", secret_ref.name);
         failure(Reason::InvalidCredentials, why, false)
     })?;
     ctx.keep_credentials(namespace, &secret_ref.name, &credentials);
     Ok(credentials)
+}
+
+/// The keys `spec.source.verify` trusts, from its Secret in the Application's own namespace;
+/// `None` when the Application deploys unsigned commits too. Read at every reconcile that
+/// renders, so a changed Secret counts at once.
+pub async fn trusted_keys(
+    ctx: &Context,
+    app: &Application,
+) -> Result<Option<TrustedKeys>, Failure> {
+    let Some(verify) = &app.spec.source.verify else {
+        return Ok(None);
+    };
+    match verify.mode {
+        VerifyMode::Head => {}
+    }
+    let namespace = app.metadata.namespace.as_deref().unwrap_or_default();
+    let name = &verify.secret_ref.name;
+    let data = secret_data(ctx, namespace, name)
+        .await
+        .map_err(|why| failure(Reason::VerificationFailed, why, true))?;
+    let keys = TrustedKeys::from_secret_data(&data).map_err(|err| {
+        let why = format!("the trusted keys of Secret {namespace}/{name}: {err}");
+        failure(Reason::VerificationFailed, why, false)
+    })?;
+    Ok(Some(keys))
+}
+
+/// The data of Secret `name` in `namespace`; the error says which Secret could not be read.
+async fn secret_data(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let secret = secrets
+        .get(name)
+        .await
+        .map_err(|err| format!("cannot read Secret {namespace}/{name}: {err}"))?;
+    Ok(secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, ByteString(v))| (k, v))
+        .collect())
 }
 
 /// Takes the Application's `operation` (the sync request) off it once its result is in status:
@@ -192,7 +230,9 @@ pub fn app_id(app: &Application) -> Option<AppId> {
 
 /// The Application's objects at `revision` (default: its target revision). With `fresh`, the
 /// revision is checked with the server now; otherwise a check by the same credentials within
-/// the repository poll's interval (which keeps it fresh) is taken.
+/// the repository poll's interval (which keeps it fresh) is taken. With `spec.source.verify`, the
+/// revision must be signed by a trusted key: a refusal names the commit and the signer, and the
+/// commit deployed before, which stays.
 pub async fn render(
     ctx: &Context,
     app: &Application,
@@ -203,6 +243,7 @@ pub async fn render(
     let source = &app.spec.source;
     let path = source.path.as_deref().unwrap_or("");
     let options = capstan_render::Options::default();
+    let keys = trusted_keys(ctx, app).await?;
     let at = At {
         revision: revision.unwrap_or_else(|| source.target_revision()),
         checked_within: if fresh {
@@ -211,10 +252,25 @@ pub async fn render(
             ctx.poll_interval
         },
         renders: Some(&ctx.renders),
+        verify: keys.as_ref(),
     };
     render_at(&ctx.git, &source.repo_url, creds, at, path, &options)
         .await
-        .map_err(|err| failure(err.reason(), err.to_string(), err.is_retryable()))
+        .map_err(|err| {
+            let mut message = err.to_string();
+            if let SourceError::Verify { .. } = err
+                && let Some(deployed) = deployed(app)
+            {
+                message.push_str(&format!("; commit {deployed} stays deployed"));
+            }
+            failure(err.reason(), message, err.is_retryable())
+        })
+}
+
+/// The revision the Application's last successful sync deployed.
+fn deployed(app: &Application) -> Option<&str> {
+    let status = app.status.as_ref()?;
+    status.history.last().map(|h| h.revision.as_str())
 }
 
 /// The rendered objects prepared for the cluster: namespaces defaulted, tracking ids set.

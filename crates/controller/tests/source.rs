@@ -346,6 +346,7 @@ async fn an_unchanged_commit_is_rendered_once_and_never_served_to_refused_creden
         revision: "main",
         checked_within: std::time::Duration::ZERO,
         renders: Some(&renders),
+        verify: None,
     };
     let options = Options::default();
     let (cache, url) = (&fixture.cache, fixture.url.as_str());

@@ -280,6 +280,11 @@ impl RepoCache {
             .await
     }
 
+    /// How long the remote's acceptance of some credentials vouches for them.
+    pub(crate) fn authorization_max_age(&self) -> Duration {
+        self.inner.limits.authorization_max_age
+    }
+
     /// The slot for `url`, created on first use.
     pub(crate) fn slot(&self, url: &RepoUrl) -> Arc<Slot> {
         let key = url.cache_key();

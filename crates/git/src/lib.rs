@@ -24,6 +24,7 @@ mod timeouts;
 mod tls;
 mod tree;
 mod url;
+pub mod verify;
 mod writeback;
 
 use std::time::Duration;
@@ -39,6 +40,7 @@ pub use remote::RemoteFailure;
 pub use revision::{Advertisement, Wanted, resolve};
 pub use tree::{EntryKind, GitTree};
 pub use url::RepoUrl;
+pub use verify::{Refusal, Signer, TrustedKeys};
 pub use writeback::{FileChange, WriteOutcome, WriteRequest};
 
 /// What went wrong with a git source. Messages name the repository (without credentials), the
@@ -128,6 +130,10 @@ pub enum Error {
         /// Why: not found, outside the repository, a symlink leading out, too large, …
         reason: String,
     },
+    /// The commit or tag to deploy is not signed by a trusted key (or not signed at all, or its
+    /// signature does not match it).
+    #[error(transparent)]
+    Unverified(#[from] Refusal),
     /// The local cache repository failed.
     #[error("git cache: failed to {action}: {message}")]
     Local {
@@ -155,6 +161,7 @@ impl Error {
             | Error::InvalidCredentials { .. }
             | Error::RevisionNotFound { .. }
             | Error::Unauthorized { .. }
+            | Error::Unverified(_)
             | Error::Read { .. } => false,
         }
     }
@@ -171,6 +178,7 @@ impl Error {
             Error::Cancelled { .. } => Reason::Cancelled,
             Error::PushRejected { .. } => Reason::PushRejected,
             Error::Read { .. } => Reason::SourceReadFailed,
+            Error::Unverified(_) => Reason::VerificationFailed,
             Error::Local { .. } => Reason::GitCacheFailed,
         }
     }
@@ -277,6 +285,13 @@ mod tests {
                 },
                 false,
                 Reason::SourceReadFailed,
+            ),
+            (
+                Error::Unverified(Refusal::Unsigned {
+                    object: verify::Signed::Commit("abc".into()),
+                }),
+                false,
+                Reason::VerificationFailed,
             ),
             (
                 Error::local("find commit", "odb failure"),

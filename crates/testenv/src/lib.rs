@@ -33,6 +33,7 @@ mod harness;
 mod kubeconfig;
 mod process;
 mod ready;
+pub mod signing;
 pub mod supervisor;
 pub mod webhook;
 mod workloads;
@@ -47,6 +48,7 @@ pub use crds::{api_for, crd_api, open_crd};
 pub use git_servers::{Content, GitServers, commit_files, run_git};
 pub use harness::{TestContext, run, run_in, shared};
 pub use kubeconfig::client_from;
+pub use signing::{Signers, SigningKey, WorkClone};
 pub use webhook::MutatingWebhook;
 pub use workloads::NODE_NAME;
 

@@ -73,7 +73,9 @@ pub struct ApplicationSource {
     /// for a private certificate authority.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<SecretReference>,
-    /// Deploy only signed commits. Reserved: accepted and stored, not enforced yet.
+    /// Deploy only signed commits: the commit the revision resolves to — or the annotated tag it
+    /// names — must carry an SSH or OpenPGP signature by a key of the Secret. Otherwise nothing
+    /// of it is rendered or applied, and the commit deployed before stays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<SourceVerification>,
 }
@@ -102,7 +104,9 @@ pub struct SecretReference {
 pub struct SourceVerification {
     /// What is verified.
     pub mode: VerifyMode,
-    /// A Secret holding the trusted public keys (SSH or OpenPGP), one per data entry.
+    /// A Secret in the Application's namespace holding the trusted public keys: each data entry
+    /// is SSH public key lines (`ssh-ed25519 AAAA… comment`) or an ASCII-armored OpenPGP public
+    /// key block.
     pub secret_ref: SecretReference,
 }
 
@@ -110,7 +114,8 @@ pub struct SourceVerification {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum VerifyMode {
-    /// The commit `targetRevision` resolves to must be signed by a trusted key.
+    /// The commit `targetRevision` resolves to (the annotated tag, when it names one) must be
+    /// signed by a trusted key.
     Head,
 }
 
