@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use capstan_cluster::SharedCatalog;
 use capstan_cluster::live_cache::LiveCache;
-use capstan_git::{Activity, CacheLimits, Credentials, RepoCache};
+use capstan_git::{Activity, CacheLimits, Credentials, RepoCache, TrustedKeys};
 use kube::Client;
 use kube::runtime::events::Recorder;
 
@@ -58,6 +58,8 @@ pub struct Context {
     /// Source credentials by Secret (namespace, name), read once and forgotten when the Secret
     /// changes (the controller watches Secrets), so a reconcile does not read its Secret again.
     credentials: std::sync::Mutex<std::collections::HashMap<(String, String), Credentials>>,
+    /// Trusted keys by Secret (namespace, name), read once and forgotten when the Secret changes.
+    trusted: std::sync::Mutex<std::collections::HashMap<(String, String), TrustedKeys>>,
     writers: std::sync::Mutex<std::collections::HashMap<String, Client>>,
 }
 
@@ -81,10 +83,35 @@ impl Context {
         self.lock_credentials().insert(key, credentials.clone());
     }
 
-    /// Forgets the credentials of Secret `name` in `namespace`: it changed or was deleted.
-    pub fn forget_credentials(&self, namespace: &str, name: &str) {
+    /// Forgets what was read from Secret `name` in `namespace` — credentials, trusted keys, the
+    /// cluster its kubeconfig names: it changed or was deleted.
+    pub fn forget_secret(&self, namespace: &str, name: &str) {
         let key = (namespace.to_owned(), name.to_owned());
         self.lock_credentials().remove(&key);
+        self.trusted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&key);
+        self.remotes.forget(namespace, name);
+    }
+
+    /// The trusted keys read from Secret `name` in `namespace`, if known and unchanged since.
+    pub fn known_trusted_keys(&self, namespace: &str, name: &str) -> Option<TrustedKeys> {
+        let key = (namespace.to_owned(), name.to_owned());
+        let trusted = self
+            .trusted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        trusted.get(&key).cloned()
+    }
+
+    /// Keeps the trusted keys read from Secret `name` in `namespace`.
+    pub fn keep_trusted_keys(&self, namespace: &str, name: &str, keys: &TrustedKeys) {
+        let key = (namespace.to_owned(), name.to_owned());
+        self.trusted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, keys.clone());
     }
 
     fn lock_credentials(
@@ -126,6 +153,7 @@ impl Context {
             shards: crate::shards::Shards::all(),
             remotes: crate::clusters::Remotes::new(tokio::sync::broadcast::channel(1024).0),
             credentials: std::sync::Mutex::default(),
+            trusted: std::sync::Mutex::default(),
             writers: std::sync::Mutex::default(),
         })
     }

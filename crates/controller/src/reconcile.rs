@@ -444,7 +444,8 @@ fn record(ctx: &Context, outcome: &ReconcileOutcome, took: Duration) {
     ctx.metrics.record_reconcile(result, reason, took);
 }
 
-/// The Applications whose source credentials are `secret` (a rotated password is used at once).
+/// The Applications that read `secret` — source credentials, trusted keys, a destination's
+/// kubeconfig — so a rotated password, key or kubeconfig is used at once.
 fn secret_users(known: &Store<Application>, secret: &Secret) -> Vec<ObjectRef<Application>> {
     let (Some(namespace), Some(name)) = (&secret.metadata.namespace, &secret.metadata.name) else {
         return Vec::new();
@@ -454,15 +455,23 @@ fn secret_users(known: &Store<Application>, secret: &Secret) -> Vec<ObjectRef<Ap
         .iter()
         .filter(|app| {
             app.metadata.namespace.as_ref() == Some(namespace)
-                && app
-                    .spec
-                    .source
-                    .secret_ref
-                    .as_ref()
-                    .is_some_and(|r| &r.name == name)
+                && secrets_of(app).any(|used| used == name)
         })
         .map(|app| ObjectRef::from_obj(app.as_ref()))
         .collect()
+}
+
+/// The names of the Secrets `app` reads, in its own namespace.
+fn secrets_of(app: &Application) -> impl Iterator<Item = &String> {
+    let spec = &app.spec;
+    let source = spec.source.secret_ref.as_ref().map(|r| &r.name);
+    let keys = spec.source.verify.as_ref().map(|v| &v.secret_ref.name);
+    let cluster = spec
+        .destination
+        .kube_config_secret_ref
+        .as_ref()
+        .map(|r| &r.name);
+    source.into_iter().chain(keys).chain(cluster)
 }
 
 /// The Applications whose `dependsOn` names `changed`: a dependency's status change wakes them.
@@ -538,8 +547,7 @@ pub async fn run(
             if let (Some(namespace), Some(name)) =
                 (&secret.metadata.namespace, &secret.metadata.name)
             {
-                secrets_seen.forget_credentials(namespace, name);
-                secrets_seen.remotes.forget(namespace, name);
+                secrets_seen.forget_secret(namespace, name);
             }
             secret_users(&users, &secret)
         })

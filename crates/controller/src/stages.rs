@@ -79,6 +79,9 @@ pub async fn trusted_keys(
     }
     let namespace = app.metadata.namespace.as_deref().unwrap_or_default();
     let name = &verify.secret_ref.name;
+    if let Some(keys) = ctx.known_trusted_keys(namespace, name) {
+        return Ok(Some(keys));
+    }
     let data = secret_data(ctx, namespace, name)
         .await
         .map_err(|why| failure(Reason::VerificationFailed, why, true))?;
@@ -86,6 +89,7 @@ pub async fn trusted_keys(
         let why = format!("the trusted keys of Secret {namespace}/{name}: {err}");
         failure(Reason::VerificationFailed, why, false)
     })?;
+    ctx.keep_trusted_keys(namespace, name, &keys);
     Ok(Some(keys))
 }
 
