@@ -41,6 +41,10 @@ pub struct Args {
     /// Where the git cache keeps its repositories.
     #[arg(long, default_value = "/var/cache/capstan/git")]
     git_cache: PathBuf,
+    /// Fetch only this many commits of a repository's history the first time (a shallow clone,
+    /// for long histories); later fetches bring new commits on top (default: whole history).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    git_depth: Option<u32>,
     /// Take part in leader election (`--leader-elect=false`: reconcile everything, alone).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
           default_missing_value = "true", require_equals = true)]
@@ -101,7 +105,11 @@ async fn controller(args: &Args) -> anyhow::Result<()> {
     // Every write a reconcile makes obeys the fence of its Application's shard.
     let client = capstan_cluster::fence::client(config.clone())
         .context("failed to create the API client")?;
-    let mut context = Context::new(client.clone(), &args.git_cache)
+    let limits = capstan_controller::context::GitLimits {
+        shallow_depth: args.git_depth,
+        ..capstan_controller::context::GitLimits::default()
+    };
+    let mut context = Context::with_git_limits(client.clone(), &args.git_cache, limits)
         .await
         .context("failed to discover the cluster's resources")?;
     context.poll_interval = args.poll_interval;

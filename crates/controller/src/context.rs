@@ -13,6 +13,9 @@ use kube::runtime::events::Recorder;
 
 use crate::metrics::Metrics;
 
+/// The git cache's limits (size, timeouts, shallow first fetches), for the binary's flags.
+pub use capstan_git::CacheLimits as GitLimits;
+
 /// How long a shared discovery catalog waits before a miss may refresh it again.
 const CATALOG_REFRESH: Duration = Duration::from_secs(30);
 
@@ -127,9 +130,18 @@ impl Context {
         client: Client,
         git_dir: impl Into<PathBuf>,
     ) -> Result<Context, capstan_cluster::ClusterError> {
+        Context::with_git_limits(client, git_dir, CacheLimits::default()).await
+    }
+
+    /// A context whose git cache keeps to `limits` (e.g. shallow first fetches).
+    pub async fn with_git_limits(
+        client: Client,
+        git_dir: impl Into<PathBuf>,
+        limits: CacheLimits,
+    ) -> Result<Context, capstan_cluster::ClusterError> {
         let catalog = SharedCatalog::discover(&client, CATALOG_REFRESH).await?;
         let metrics = Arc::new(Metrics::new());
-        let git = RepoCache::new(git_dir, CacheLimits::default());
+        let git = RepoCache::new(git_dir, limits);
         let counted = Arc::clone(&metrics);
         git.observe(Arc::new(move |activity, result| match activity {
             Activity::Check => counted.record_git_check(result),

@@ -33,6 +33,10 @@ pub struct CacheLimits {
     /// cache serve those credentials without asking the remote again; at most
     /// [`MAX_AUTHORIZATION_AGE`] (larger values are capped), and an access proof expires with it.
     pub authorization_max_age: Duration,
+    /// When set, a repository's first fetch asks for only this many commits of history (a
+    /// shallow clone: for long histories, where only recent commits are deployed); later fetches
+    /// bring new commits on top. `None` (the default): the whole history.
+    pub shallow_depth: Option<u32>,
 }
 
 impl Default for CacheLimits {
@@ -41,6 +45,7 @@ impl Default for CacheLimits {
             max_bytes: 2 << 30,
             operation_timeout: Duration::from_secs(300),
             authorization_max_age: MAX_AUTHORIZATION_AGE,
+            shallow_depth: None,
         }
     }
 }
@@ -208,9 +213,10 @@ impl RepoCache {
             revision.to_owned(),
             url.clone(),
         );
+        let depth = self.inner.limits.shallow_depth;
         let checked = self
             .blocking("fetch", &url, move |cancel| {
-                resolve_blocking(&dir, &url_owned, &creds_owned, &rev, cancel)
+                resolve_blocking(&dir, &url_owned, &creds_owned, &rev, (cancel, depth))
             })
             .await;
         // A missing revision is only found out after the remote accepted the listing; any other
@@ -449,10 +455,14 @@ fn resolve_blocking(
     url: &RepoUrl,
     creds: &Credentials,
     revision: &str,
-    cancel: Arc<AtomicBool>,
+    (cancel, depth): (Arc<AtomicBool>, Option<u32>),
 ) -> Result<Found, Error> {
     let repo = open_repo(dir)?;
-    let session = Session::new(url, creds, cancel);
+    let mut session = Session::new(url, creds, cancel);
+    // Only a repository's first fetch is shallow; later ones bring what is new on top of it.
+    if repo.is_empty().unwrap_or(false) {
+        session.depth = depth;
+    }
     // Over HTTP(S), one protocol v2 `ls-refs` request for just the refs the revision can name;
     // libgit2 (v0/v1 only) lists every ref of the remote, and fetches only what moved.
     let listed = crate::ls_refs::list(url, creds, &crate::revision::ref_prefixes(revision));

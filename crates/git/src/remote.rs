@@ -24,6 +24,8 @@ pub(crate) struct Session<'a> {
     pub cancel: Arc<AtomicBool>,
     /// Why a callback refused (libgit2 may replace the callback's message with a generic one).
     pub refusal: RefCell<Option<(ErrorCode, String)>>,
+    /// How many commits of history a fetch asks for (a shallow fetch); `None`: all.
+    pub depth: Option<u32>,
 }
 
 impl<'a> Session<'a> {
@@ -34,6 +36,7 @@ impl<'a> Session<'a> {
             creds,
             cancel,
             refusal: RefCell::new(None),
+            depth: None,
         }
     }
 
@@ -170,6 +173,9 @@ impl Session<'_> {
             .update_fetchhead(false)
             .follow_redirects(RemoteRedirect::None)
             .custom_headers(headers);
+        if let Some(depth) = self.depth {
+            options.depth(i32::try_from(depth).unwrap_or(i32::MAX));
+        }
         options
     }
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use capstan_git::Credentials;
+use capstan_git::{CacheLimits, Credentials, RepoCache};
 use capstan_testenv::{Content, CountingProxy, GitServers, Transfer, commit_files};
 use common::{cache, http_creds, repo_name, ssh_creds, thousand_files};
 
@@ -193,5 +193,101 @@ async fn a_check_of_a_repository_with_thousands_of_tags_asks_only_for_its_branch
     assert!(v2.connections == 1 && v2.bytes() <= 2 * 1024, "{v2:?}");
     // The whole advertisement, as libgit2 lists it: every tag, about 60 bytes each.
     assert!(v0.bytes() > 5000 * 50, "{v0:?}");
+    Ok(())
+}
+
+/// Ten commits on `main` of `repo`, each rewriting 100 of its files: history a shallow fetch
+/// leaves out.
+fn history(repo: &std::path::Path) -> anyhow::Result<()> {
+    for round in 0..10 {
+        let texts: Vec<(String, String)> = (0..100)
+            .map(|i| {
+                let n = round * 100 + i;
+                let path = format!("apps/app-{:02}/manifest-{n:04}.yaml", n % 50);
+                (
+                    path,
+                    format!("i: {n}\nround: {round}\npad: {}\n", "y".repeat(200)),
+                )
+            })
+            .collect();
+        let files: Vec<(&str, Content<'_>)> = texts
+            .iter()
+            .map(|(p, t)| (p.as_str(), Content::File(t)))
+            .collect();
+        commit_files(repo, "main", &files, &format!("round {round}"))?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_shallow_first_fetch_costs_what_git_clone_depth_1_does_and_later_fetches_stay_small()
+-> anyhow::Result<()> {
+    let servers = GitServers::shared().await?;
+    let name = repo_name("wire-shallow");
+    let repo = thousand_files(servers, &name)?;
+    history(&repo)?;
+    let proxy = CountingProxy::start(servers.ports().0)?;
+    let url = format!("http://127.0.0.1:{}/git/{name}", proxy.port());
+
+    // The git command line's shallow clone, through the same proxy.
+    let (user, password) = servers.http_credentials();
+    let with_user = format!(
+        "http://{user}:{password}@127.0.0.1:{}/git/{name}",
+        proxy.port()
+    );
+    let target = common::cache_dir(servers, "git-clone-depth-1");
+    let before = proxy.transfer();
+    let status = std::process::Command::new("git")
+        .args(["clone", "--quiet", "--bare", "--depth", "1", &with_user])
+        .arg(target.join("clone"))
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .status()?;
+    anyhow::ensure!(status.success(), "git clone --depth 1: {status}");
+    let git_clone = proxy.transfer().since(before);
+
+    let limits = CacheLimits {
+        shallow_depth: Some(1),
+        ..CacheLimits::default()
+    };
+    let shallow = RepoCache::new(common::cache_dir(servers, "shallow"), limits);
+    let full = cache(servers, "full");
+    let creds = http_creds(servers);
+    let before = proxy.transfer();
+    shallow.resolve(&url, &creds, "main").await?;
+    let capstan = proxy.transfer().since(before);
+    let before = proxy.transfer();
+    full.resolve(&url, &creds, "main").await?;
+    let whole = proxy.transfer().since(before);
+
+    let change = Content::File("i: 7\nchanged: true\n");
+    let commit = commit_files(
+        &repo,
+        "main",
+        &[("apps/app-07/manifest-0007.yaml", change)],
+        "one",
+    )?;
+    let before = proxy.transfer();
+    let resolved = shallow.resolve(&url, &creds, "main").await?;
+    let next = proxy.transfer().since(before);
+    anyhow::ensure!(resolved.commit.sha == commit);
+    let tree = shallow.tree(&url, &resolved.access, &commit).await?;
+    anyhow::ensure!(tree.read_file("apps/app-07/manifest-0007.yaml")? == b"i: 7\nchanged: true\n");
+
+    eprintln!(
+        "shallow: git clone --depth 1 {git_clone:?}; capstan depth 1 {capstan:?}; \
+         capstan whole history {whole:?}; next one-file commit {next:?}"
+    );
+    assert!(
+        capstan.received * 10 <= git_clone.received * 12,
+        "a depth-1 first fetch: {capstan:?}, git clone --depth 1: {git_clone:?}"
+    );
+    assert!(
+        capstan.received * 2 < whole.received,
+        "shallow {capstan:?}, whole {whole:?}"
+    );
+    assert!(
+        next.bytes() <= INCREMENTAL_LIMIT,
+        "after a shallow first fetch: {next:?}"
+    );
     Ok(())
 }
