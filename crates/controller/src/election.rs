@@ -111,7 +111,11 @@ impl Election {
         let watching = tokio::spawn(
             reflector::reflector(writer, watcher(api, watcher::Config::default()))
                 .default_backoff()
-                .for_each(move |_| {
+                .for_each(move |event| {
+                    if let Err(error) = event {
+                        // Without the watch no shard is ever held: say why (RBAC, most often).
+                        tracing::warn!(%error, "cannot watch the Leases");
+                    }
                     notify.notify_one();
                     futures::future::ready(())
                 }),
