@@ -145,6 +145,21 @@ async fn a_frozen_leader_is_replaced_within_20_s_and_writes_nothing_after_it_wak
             audit.by_user(&follower.user)
         );
 
+        // The follower keeps warm caches: it lists and watches the kinds the Application
+        // deploys before it ever reconciles it.
+        let lists = |audit: &Audit| {
+            audit
+                .clone()
+                .by_user(&follower.user)
+                .count(|e| e.verb == "list" && e.resource() == Some("configmaps"))
+        };
+        eventually(
+            "the follower to warm its caches",
+            Duration::from_secs(30),
+            || async { Ok((lists(&ctx.audit()?) > 0).then_some(())) },
+        )
+        .await?;
+
         // Frozen: the follower takes the Lease over and syncs a new commit.
         signal(leader, "STOP")?;
         let frozen = Instant::now();
@@ -158,6 +173,12 @@ async fn a_frozen_leader_is_replaced_within_20_s_and_writes_nothing_after_it_wak
         assert!(
             took < Duration::from_secs(20),
             "took over and synced in {took:?}"
+        );
+        let since = ctx.audit()?.since(mark);
+        assert_eq!(
+            lists(&since),
+            0,
+            "the follower took over with cold caches:\n{since}"
         );
 
         // Woken: it learns it lost the Lease, and writes nothing meanwhile or after.

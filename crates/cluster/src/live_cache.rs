@@ -113,6 +113,15 @@ impl LiveCache {
         Ok(found)
     }
 
+    /// Starts the watches of `resources` that are not running yet (and waits for their first
+    /// LIST): a standby replica keeps the caches warm for the Applications it may take over.
+    pub async fn warm(&self, resources: &[Resource]) -> Result<(), ClusterError> {
+        for resource in resources {
+            self.store(resource).await?;
+        }
+        Ok(())
+    }
+
     /// The store of `resource`, its reflector started (and its first LIST done) on first use.
     async fn store(&self, resource: &Resource) -> Result<Store<DynamicObject>, ClusterError> {
         let id = format!("{}/{}", resource.api.api_version, resource.api.plural);

@@ -83,6 +83,8 @@ async fn reconcile_held(
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
     let Some(mut held) = ctx.shards.holding(&app) else {
+        // Not this replica's to reconcile now; its caches are kept warm for a takeover.
+        stages::warm(&ctx, &app).await;
         return Ok(Action::await_change());
     };
     let fence = held.fence.clone();

@@ -223,6 +223,34 @@ pub async fn delete_objects(ctx: &Context, app: &Application) -> Result<(), Fail
     Ok(())
 }
 
+/// Keeps the shared caches of `app`'s cluster watching the kinds of its inventory, without
+/// reconciling it: a standby replica, or one holding other shards, takes it over with warm
+/// caches. Failures are left to the reconcile that takes it over.
+pub async fn warm(ctx: &Context, app: &Application) {
+    let Some(status) = &app.status else {
+        return;
+    };
+    let Ok(inventory) = Inventory::from_entries(status.inventory.clone()) else {
+        return;
+    };
+    let Ok(cluster) = cluster(ctx, app).await else {
+        return;
+    };
+    let kinds: std::collections::BTreeSet<(String, String)> = inventory
+        .iter()
+        .map(|(key, version)| (key.api_version(version), key.kind.clone()))
+        .collect();
+    let mut resources = Vec::new();
+    for (api_version, kind) in kinds {
+        if let Ok(Some(resource)) = cluster.catalog().resolve(&api_version, &kind).await {
+            resources.push(resource);
+        }
+    }
+    if let Err(error) = cluster.live().warm(&resources).await {
+        tracing::debug!(%error, "cannot warm the caches of an application not reconciled here");
+    }
+}
+
 /// The Application's id, `namespace/name`, when it has both.
 pub fn app_id(app: &Application) -> Option<AppId> {
     let (namespace, name) = (
