@@ -469,7 +469,18 @@ fn resolve_blocking(
     let (wanted, fetched) = if let Some(adv) = listed {
         let found = resolve(revision, &adv)?;
         let refspecs = refspecs_for(&repo, &found);
-        if !refspecs.is_empty() {
+        // A moved ref is one v2 `fetch` request; libgit2 fetches what that could not.
+        let by_v2 = || match &found {
+            Wanted::Ref { name, oid } => crate::fetch_v2::fetch(
+                &repo,
+                url,
+                creds,
+                (oid, &local_ref(name)),
+                (session.depth, &session.cancel),
+            ),
+            Wanted::Commit { .. } => None,
+        };
+        if !refspecs.is_empty() && by_v2().is_none() {
             session.fetch(&repo, &refspecs)?;
         }
         (found, !refspecs.is_empty())

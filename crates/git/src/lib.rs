@@ -15,6 +15,7 @@
 mod access;
 mod cache;
 mod credentials;
+mod fetch_v2;
 mod known_hosts;
 mod ls_refs;
 mod observer;

@@ -15,6 +15,9 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::credentials::Credentials;
+
+/// How an agent is configured.
+type AgentConfig = ureq::config::ConfigBuilder<ureq::typestate::AgentScope>;
 use crate::revision::Advertisement;
 use crate::url::RepoUrl;
 
@@ -26,7 +29,7 @@ pub const USER_AGENT: &str = "git/2.0 (capstan ls-refs)";
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One pkt-line: four hex digits of length (its own four included), then the payload.
-fn pkt_line(out: &mut Vec<u8>, payload: &str) {
+pub(crate) fn pkt_line(out: &mut Vec<u8>, payload: &str) {
     out.extend_from_slice(format!("{:04x}", payload.len() + 4).as_bytes());
     out.extend_from_slice(payload.as_bytes());
 }
@@ -114,18 +117,7 @@ pub fn list(url: &RepoUrl, creds: &Credentials, prefixes: &[String]) -> Option<A
         return None;
     }
     let agent = agent(creds)?;
-    let endpoint = format!("{}/git-upload-pack", url.to_git_url().trim_end_matches('/'));
-    let mut request = agent
-        .post(&endpoint)
-        .header("Git-Protocol", "version=2")
-        // Git hosts serve smart HTTP to git's user agents; this one says what it is too.
-        .header("User-Agent", USER_AGENT)
-        .header("Content-Type", "application/x-git-upload-pack-request")
-        .header("Accept", "application/x-git-upload-pack-result");
-    if let Some(authorization) = authorization(creds) {
-        request = request.header("Authorization", &authorization);
-    }
-    let mut response = match request.send(&request_body(prefixes)[..]) {
+    let mut response = match post(&agent, url, creds, USER_AGENT, &request_body(prefixes)) {
         Ok(response) => response,
         Err(error) => {
             // ureq's error names the URL, never a header: no credential can appear.
@@ -133,11 +125,7 @@ pub fn list(url: &RepoUrl, creds: &Credentials, prefixes: &[String]) -> Option<A
             return None;
         }
     };
-    let kind = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    let kind = content_type(&response).to_owned();
     let status = response.status().as_u16();
     if status != 200 || kind != "application/x-git-upload-pack-result" {
         tracing::debug!(url = %url.to_git_url(), status, kind, "no protocol v2 listing");
@@ -162,9 +150,48 @@ pub fn list(url: &RepoUrl, creds: &Credentials, prefixes: &[String]) -> Option<A
     parsed
 }
 
+/// One protocol v2 request to `url`'s `git-upload-pack`, with the caller's credentials; Git
+/// hosts serve smart HTTP to git's user agents, and `user_agent` says what Capstan asks too.
+pub(crate) fn post(
+    agent: &ureq::Agent,
+    url: &RepoUrl,
+    creds: &Credentials,
+    user_agent: &str,
+    body: &[u8],
+) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+    let endpoint = format!("{}/git-upload-pack", url.to_git_url().trim_end_matches('/'));
+    let mut request = agent
+        .post(&endpoint)
+        .header("Git-Protocol", "version=2")
+        .header("User-Agent", user_agent)
+        .header("Content-Type", "application/x-git-upload-pack-request")
+        .header("Accept", "application/x-git-upload-pack-result");
+    if let Some(authorization) = authorization(creds) {
+        request = request.header("Authorization", &authorization);
+    }
+    request.send(body)
+}
+
+/// A response's content type (a v2 reply's is `application/x-git-upload-pack-result`).
+pub(crate) fn content_type(response: &ureq::http::Response<ureq::Body>) -> &str {
+    response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
 /// An agent for one request: no redirects (a redirect goes back to libgit2, which knows which
 /// ones to follow), statuses as responses, the caller's CA when it brings one.
 fn agent(creds: &Credentials) -> Option<ureq::Agent> {
+    agent_with(creds, |config| config)
+}
+
+/// An agent as [`agent`] makes it, with `adjust` applied to its configuration.
+pub(crate) fn agent_with(
+    creds: &Credentials,
+    adjust: impl FnOnce(AgentConfig) -> AgentConfig,
+) -> Option<ureq::Agent> {
     let mut tls = ureq::tls::TlsConfig::builder();
     if let Some(pem) = &creds.ca_cert {
         let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(pem)
@@ -182,8 +209,8 @@ fn agent(creds: &Credentials) -> Option<ureq::Agent> {
         .http_status_as_error(false)
         .max_redirects(0)
         .timeout_global(Some(TIMEOUT))
-        .tls_config(tls.build())
-        .build();
+        .tls_config(tls.build());
+    let config = adjust(config).build();
     Some(config.into())
 }
 

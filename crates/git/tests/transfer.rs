@@ -1,7 +1,8 @@
 //! What a fetch and a check cost on the wire, over each transport: a loopback byte-counting
 //! proxy in front of the HTTP, SSH and git:// servers counts every byte both ways. In a
 //! 1,000-file repository, the fetch after a one-file commit transfers the change (at most
-//! 10 KB), and a check that finds nothing new is one connection of a few KB at most.
+//! 10 KB; over HTTP the listing and one v2 fetch request), and a check that finds nothing new is
+//! one connection of a few KB at most.
 
 mod common;
 
@@ -89,6 +90,8 @@ async fn over_http_a_one_file_commit_fetches_the_change_and_a_check_is_one_small
     let url = format!("http://127.0.0.1:{}/git/{name}", proxy.port());
     let figures = measure(servers, "http", &url, &http_creds(servers), &proxy, &repo).await?;
     assert_cheap("http", &figures);
+    // The v2 listing, then one v2 fetch request.
+    assert_eq!(figures.incremental.connections, 2, "{figures:?}");
     Ok(())
 }
 
@@ -142,6 +145,7 @@ async fn with_a_bearer_token_a_one_file_commit_fetches_the_change_and_a_check_is
     };
     let figures = measure(servers, "bearer", &url, &creds, &proxy, &repo).await?;
     assert_cheap("bearer", &figures);
+    assert_eq!(figures.incremental.connections, 2, "{figures:?}");
     Ok(())
 }
 
