@@ -3,6 +3,11 @@
 //! `git fetch` of the branch, then reading every file of the new tree (`ls-tree -r` +
 //! `cat-file --batch`). Before each measured iteration a new commit changing one file is made on
 //! the server, so both sides really have something to detect and fetch.
+//!
+//! Then the big repository's benchmarks (`fetch/big.rs`): 20,000 files, 10,000 commits.
+
+#[path = "fetch/big.rs"]
+mod big;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -198,6 +203,8 @@ fn bench(c: &mut Criterion) {
             read_all(&tree, "")
         })
     });
+
+    big::bench(c, &rt, &fixture.creds);
 }
 
 criterion_group!(benches, bench);

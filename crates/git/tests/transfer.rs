@@ -234,20 +234,7 @@ async fn a_shallow_first_fetch_costs_what_git_clone_depth_1_does_and_later_fetch
     let url = format!("http://127.0.0.1:{}/git/{name}", proxy.port());
 
     // The git command line's shallow clone, through the same proxy.
-    let (user, password) = servers.http_credentials();
-    let with_user = format!(
-        "http://{user}:{password}@127.0.0.1:{}/git/{name}",
-        proxy.port()
-    );
-    let target = common::cache_dir(servers, "git-clone-depth-1");
-    let before = proxy.transfer();
-    let status = std::process::Command::new("git")
-        .args(["clone", "--quiet", "--bare", "--depth", "1", &with_user])
-        .arg(target.join("clone"))
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .status()?;
-    anyhow::ensure!(status.success(), "git clone --depth 1: {status}");
-    let git_clone = proxy.transfer().since(before);
+    let (git_clone, _) = common::git_clone_depth_1(servers, &proxy, &name)?;
 
     let limits = CacheLimits {
         shallow_depth: Some(1),

@@ -23,6 +23,7 @@
 
 pub mod audit;
 pub mod bearer_proxy;
+pub mod big_repo;
 pub mod binaries;
 mod certs;
 mod control_plane;
@@ -42,6 +43,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use audit::{Audit, AuditError, AuditEvent, AuditLog, AuditMark};
+pub use big_repo::BigRepo;
 pub use control_plane::{ADMIN_USER, ControlPlane, ExitReport, Tier, UNPRIVILEGED_USER};
 pub use counting_proxy::{CountingProxy, Transfer};
 pub use crds::{api_for, crd_api, open_crd};

@@ -128,3 +128,26 @@ pub fn thousand_files(servers: &GitServers, name: &str) -> anyhow::Result<PathBu
     commit_files(&repo, "main", &files, "many files")?;
     Ok(repo)
 }
+
+/// What `git clone --depth 1 --bare` of `name` transfers through `proxy` (in front of the HTTP
+/// server), and how long it takes.
+pub fn git_clone_depth_1(
+    servers: &GitServers,
+    proxy: &capstan_testenv::CountingProxy,
+    name: &str,
+) -> anyhow::Result<(capstan_testenv::Transfer, std::time::Duration)> {
+    let (user, password) = servers.http_credentials();
+    let with_user = format!(
+        "http://{user}:{password}@127.0.0.1:{}/git/{name}",
+        proxy.port()
+    );
+    let target = cache_dir(servers, "git-clone-depth-1");
+    let (before, started) = (proxy.transfer(), std::time::Instant::now());
+    let status = std::process::Command::new("git")
+        .args(["clone", "--quiet", "--bare", "--depth", "1", &with_user])
+        .arg(target.join("clone"))
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .status()?;
+    anyhow::ensure!(status.success(), "git clone --depth 1: {status}");
+    Ok((proxy.transfer().since(before), started.elapsed()))
+}
