@@ -96,6 +96,51 @@ pub(crate) struct Slot {
     /// When the remote last accepted each caller identity for this repository.
     pub grants: Grants,
     last_used: AtomicU64,
+    /// Open handles on the repository, kept between uses: opening one costs a scan of every
+    /// pack (a fetch adds one), and a kept handle keeps libgit2's cache of trees warm.
+    repos: RepoPool,
+}
+
+/// At most this many idle handles are kept per repository.
+const POOLED_HANDLES: usize = 8;
+
+/// Idle repository handles, each used by one thread at a time.
+#[derive(Default)]
+struct RepoPool(Mutex<Vec<Repository>>);
+
+impl std::fmt::Debug for RepoPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RepoPool").finish_non_exhaustive()
+    }
+}
+
+impl Slot {
+    /// A handle on the cached repository: an idle one, else a new one (the repository is
+    /// created on first use). Give it back with [`Slot::give_back`].
+    pub(crate) fn take_repo(&self) -> Result<Repository, Error> {
+        let idle = self
+            .repos
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        match idle {
+            Some(repo) => Ok(repo),
+            None => open_repo(&self.dir),
+        }
+    }
+
+    /// Keeps `repo` for the next use.
+    pub(crate) fn give_back(&self, repo: Repository) {
+        let mut idle = self
+            .repos
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < POOLED_HANDLES {
+            idle.push(repo);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -207,8 +252,8 @@ impl RepoCache {
         }
         let started = Instant::now();
         self.inner.checks.fetch_add(1, Ordering::Relaxed);
-        let (dir, creds_owned, rev, url_owned) = (
-            slot.dir.clone(),
+        let (pooled, creds_owned, rev, url_owned) = (
+            Arc::clone(&slot),
             creds.clone(),
             revision.to_owned(),
             url.clone(),
@@ -216,7 +261,11 @@ impl RepoCache {
         let depth = self.inner.limits.shallow_depth;
         let checked = self
             .blocking("fetch", &url, move |cancel| {
-                resolve_blocking(&dir, &url_owned, &creds_owned, &rev, (cancel, depth))
+                let repo = pooled.take_repo()?;
+                let found =
+                    resolve_blocking(&repo, &url_owned, &creds_owned, &rev, (cancel, depth));
+                pooled.give_back(repo);
+                found
             })
             .await;
         // A missing revision is only found out after the remote accepted the listing; any other
@@ -257,18 +306,20 @@ impl RepoCache {
     /// The commit `sha` when the cache already has it.
     async fn cached_commit(
         &self,
-        slot: &Slot,
+        slot: &Arc<Slot>,
         url: &RepoUrl,
         sha: &str,
     ) -> Result<Option<CommitInfo>, Error> {
-        let dir = slot.dir.clone();
+        let slot = Arc::clone(slot);
         let wanted = Wanted::Commit {
             sha: sha.to_owned(),
         };
         self.blocking("read", url, move |_| {
-            Ok(open_repo(&dir)
-                .ok()
-                .and_then(|repo| find_commit(&repo, &wanted).ok()))
+            Ok(slot.take_repo().ok().and_then(|repo| {
+                let found = find_commit(&repo, &wanted).ok();
+                slot.give_back(repo);
+                found
+            }))
         })
         .await
     }
@@ -306,6 +357,7 @@ impl RepoCache {
                 lock: tokio::sync::Mutex::new(HashMap::new()),
                 grants: Grants::default(),
                 last_used: AtomicU64::new(tick),
+                repos: RepoPool::default(),
             })
         });
         slot.last_used.store(tick, Ordering::Relaxed);
@@ -451,13 +503,12 @@ type Found = (Option<String>, CommitInfo, bool);
 
 /// Check with the caller's credentials, fetch if needed, resolve.
 fn resolve_blocking(
-    dir: &Path,
+    repo: &Repository,
     url: &RepoUrl,
     creds: &Credentials,
     revision: &str,
     (cancel, depth): (Arc<AtomicBool>, Option<u32>),
 ) -> Result<Found, Error> {
-    let repo = open_repo(dir)?;
     let mut session = Session::new(url, creds, cancel);
     // Only a repository's first fetch is shallow; later ones bring what is new on top of it.
     if repo.is_empty().unwrap_or(false) {
@@ -468,11 +519,11 @@ fn resolve_blocking(
     let listed = crate::ls_refs::list(url, creds, &crate::revision::ref_prefixes(revision));
     let (wanted, fetched) = if let Some(adv) = listed {
         let found = resolve(revision, &adv)?;
-        let refspecs = refspecs_for(&repo, &found);
+        let refspecs = refspecs_for(repo, &found);
         // A moved ref is one v2 `fetch` request; libgit2 fetches what that could not.
         let by_v2 = || match &found {
             Wanted::Ref { name, oid } => crate::fetch_v2::fetch(
-                &repo,
+                repo,
                 url,
                 creds,
                 (oid, &local_ref(name)),
@@ -481,21 +532,21 @@ fn resolve_blocking(
             Wanted::Commit { .. } => None,
         };
         if !refspecs.is_empty() && by_v2().is_none() {
-            session.fetch(&repo, &refspecs)?;
+            session.fetch(repo, &refspecs)?;
         }
         (found, !refspecs.is_empty())
     } else if session_uses_bearer(url, creds) {
         // libgit2 cannot send a bearer token when only listing refs; a fetch of all branches and
         // tags stands in for the listing (it downloads nothing when nothing moved).
-        let before = local_advertisement(&repo)?;
-        session.fetch(&repo, &all_refspecs())?;
-        let after = local_advertisement(&repo)?;
+        let before = local_advertisement(repo)?;
+        session.fetch(repo, &all_refspecs())?;
+        let after = local_advertisement(repo)?;
         (resolve(revision, &after)?, before != after)
     } else {
         let mut wanted = None;
-        let (_, fetched) = session.list_and_fetch(&repo, |adv| {
+        let (_, fetched) = session.list_and_fetch(repo, |adv| {
             let found = resolve(revision, adv)?;
-            let refspecs = refspecs_for(&repo, &found);
+            let refspecs = refspecs_for(repo, &found);
             wanted = Some(found);
             Ok(refspecs)
         })?;
@@ -506,7 +557,7 @@ fn resolve_blocking(
             fetched,
         )
     };
-    let commit = find_commit(&repo, &wanted).map_err(|_| Error::RevisionNotFound {
+    let commit = find_commit(repo, &wanted).map_err(|_| Error::RevisionNotFound {
         revision: revision.to_owned(),
     })?;
     let reference = match wanted {

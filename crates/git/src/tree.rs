@@ -9,13 +9,16 @@ use std::sync::{Arc, Mutex};
 use git2::{ObjectType, Oid, Repository};
 
 use crate::Error;
-use crate::cache::{CommitInfo, Slot, commit_info, open_repo};
+use crate::cache::{CommitInfo, Slot, commit_info};
 
 /// Largest file that is read (manifests are small; this bounds a hostile repository).
 pub const MAX_FILE_BYTES: usize = 16 << 20;
 
 /// Symbolic links followed for one path before it counts as a loop.
 const MAX_LINK_HOPS: usize = 40;
+
+/// Why a read finds no repository handle (only once the tree is being dropped).
+const CLOSED: &str = "the tree is closed";
 
 /// What a path is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -30,9 +33,10 @@ pub enum EntryKind {
 
 /// The files of one commit. Reads are synchronous: the renderer calls them from a blocking task.
 pub struct GitTree {
-    // Keeps the cached repository from being evicted while the tree is in use.
-    _slot: Arc<Slot>,
-    repo: Mutex<Repository>,
+    // Keeps the cached repository from being evicted while the tree is in use; the handle goes
+    // back to it when the tree is dropped.
+    slot: Arc<Slot>,
+    repo: Mutex<Option<Repository>>,
     tree: Oid,
     commit: CommitInfo,
 }
@@ -45,9 +49,22 @@ impl std::fmt::Debug for GitTree {
     }
 }
 
+impl Drop for GitTree {
+    fn drop(&mut self) {
+        let repo = self
+            .repo
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(repo) = repo {
+            self.slot.give_back(repo);
+        }
+    }
+}
+
 impl GitTree {
     pub(crate) fn open(slot: Arc<Slot>, sha: &str) -> Result<Self, Error> {
-        let repo = open_repo(&slot.dir)?;
+        let repo = slot.take_repo()?;
         let oid = Oid::from_str(sha).map_err(|e| Error::local(format!("parse commit {sha}"), e))?;
         let (tree, commit) = {
             let commit = repo
@@ -56,8 +73,8 @@ impl GitTree {
             (commit.tree_id(), commit_info(&commit))
         };
         Ok(Self {
-            _slot: slot,
-            repo: Mutex::new(repo),
+            slot,
+            repo: Mutex::new(Some(repo)),
             tree,
             commit,
         })
@@ -94,7 +111,10 @@ impl GitTree {
         if kind != EntryKind::File {
             return Err(self.read_error(path, "not a file".to_owned()));
         }
-        let repo = self.repo();
+        let guard = self.repo();
+        let repo = guard
+            .as_ref()
+            .ok_or_else(|| self.read_error(path, CLOSED.to_owned()))?;
         let blob = repo
             .find_blob(oid)
             .map_err(|e| self.read_error(path, e.message().to_owned()))?;
@@ -113,7 +133,10 @@ impl GitTree {
         }
         // Plain entries take their kind from the tree; only symbolic links need resolving.
         let listed: Vec<(String, Option<EntryKind>)> = {
-            let repo = self.repo();
+            let guard = self.repo();
+            let repo = guard
+                .as_ref()
+                .ok_or_else(|| self.read_error(path, CLOSED.to_owned()))?;
             let tree = repo
                 .find_tree(oid)
                 .map_err(|e| self.read_error(path, e.message().to_owned()))?;
@@ -147,7 +170,8 @@ impl GitTree {
         Ok(entries)
     }
 
-    fn repo(&self) -> std::sync::MutexGuard<'_, Repository> {
+    /// The handle, present until the tree is dropped.
+    fn repo(&self) -> std::sync::MutexGuard<'_, Option<Repository>> {
         self.repo
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -171,7 +195,10 @@ impl GitTree {
     /// Resolves `path` to an object, following symlinks inside the repository. Returns the
     /// object id, its kind and the resolved path.
     fn lookup(&self, path: &str) -> Result<(Oid, EntryKind, String), Lookup> {
-        let repo = self.repo();
+        let guard = self.repo();
+        let repo = guard
+            .as_ref()
+            .ok_or_else(|| Lookup::Refused(CLOSED.to_owned()))?;
         let root = repo
             .find_tree(self.tree)
             .map_err(|e| Lookup::Refused(e.message().to_owned()))?;
