@@ -12,9 +12,9 @@
 //! - The cache stores what compare and health need: `managedFields` are dropped unless the cache
 //!   was made for `ignoreDifferences` by manager.
 //!
-//! Memory: each object is kept as its compact JSON text (with its tracking id beside it, so an
-//! object of another application is never parsed), several times smaller than the parsed
-//! object; a view parses the objects it serves, which round-trip exactly.
+//! Memory: each object is kept as compact JSON (`CompactJson`, with its tracking id beside it,
+//! so an object of another application is never read), a fraction of the parsed object; a view
+//! reads back the objects it serves, exactly as they were.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -29,6 +29,7 @@ use kube::api::{Api, DynamicObject};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
 
+use crate::compact::CompactJson;
 use crate::discovery::Resource;
 use crate::error::ClusterError;
 use crate::{live, parallel};
@@ -36,10 +37,10 @@ use crate::{live, parallel};
 /// How long the first LIST of a new reflector may take.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// One object kept: its tracking id and its compact JSON text.
+/// One object kept: its tracking id and the object.
 struct Kept {
     tracking_id: Option<Box<str>>,
-    text: Box<[u8]>,
+    object: CompactJson,
 }
 
 /// One resource type's objects by (namespace, name); cluster-scoped ones in namespace `""`.
@@ -122,7 +123,7 @@ impl LiveCache {
             let cached = store
                 .get(&key.namespace, &key.name)
                 .filter(|kept| kept.tracking_id.as_deref() == Some(tracking_id.as_str()))
-                .and_then(|kept| serde_json::from_slice::<Value>(&kept.text).ok())
+                .and_then(|kept| kept.object.read::<Value>())
                 .filter(|obj| app.owns(obj, key));
             match cached {
                 Some(obj) => {
@@ -182,8 +183,9 @@ impl LiveCache {
                 match event {
                     Ok(watcher::Event::Init) => relisted = Some(Objects::new()),
                     Ok(watcher::Event::InitApply(obj)) => {
-                        let (key, kept) = compact(obj, &resource, keep);
-                        relisted.get_or_insert_default().insert(key, kept);
+                        if let (key, Some(kept)) = compact(obj, &resource, keep) {
+                            relisted.get_or_insert_default().insert(key, kept);
+                        }
                     }
                     Ok(watcher::Event::InitDone) => {
                         *objects.write() = relisted.take().unwrap_or_default();
@@ -191,8 +193,10 @@ impl LiveCache {
                     }
                     Ok(watcher::Event::Apply(obj)) => {
                         notify(&changes, &obj);
-                        let (key, kept) = compact(obj, &resource, keep);
-                        objects.write().insert(key, kept);
+                        match compact(obj, &resource, keep) {
+                            (key, Some(kept)) => objects.write().insert(key, kept),
+                            (key, None) => objects.write().remove(&key),
+                        };
                     }
                     Ok(watcher::Event::Delete(obj)) => {
                         notify(&changes, &obj);
@@ -218,13 +222,15 @@ fn notify(changes: &tokio::sync::broadcast::Sender<String>, obj: &DynamicObject)
     }
 }
 
-/// `obj` as kept: its (namespace, name), its tracking id and its JSON text with its type fields
-/// filled in (LIST items lack them) — `managedFields` left out unless `keep_managed_fields`.
+/// `obj` as kept: its (namespace, name), its tracking id and the object with its type fields
+/// filled in (LIST items lack them) — `managedFields` left out unless `keep_managed_fields`;
+/// `None` for an object that cannot be written as JSON (never seen: the API server sends JSON),
+/// which is then not kept, so that a view reads it.
 fn compact(
     mut obj: DynamicObject,
     resource: &Resource,
     keep_managed_fields: bool,
-) -> ((String, String), Arc<Kept>) {
+) -> ((String, String), Option<Arc<Kept>>) {
     if !keep_managed_fields {
         obj.metadata.managed_fields = None;
     }
@@ -238,11 +244,14 @@ fn compact(
         .as_ref()
         .and_then(|a| a.get(capstan_api::TRACKING_ID_ANNOTATION))
         .map(|id| id.as_str().into());
-    let value = live::to_value(obj, resource);
-    let text = serde_json::to_vec(&value)
-        .unwrap_or_default()
-        .into_boxed_slice();
-    (key, Arc::new(Kept { tracking_id, text }))
+    let object = CompactJson::of(&live::to_value(obj, resource));
+    let kept = object.map(|object| {
+        Arc::new(Kept {
+            tracking_id,
+            object,
+        })
+    });
+    (key, kept)
 }
 
 /// The application an object's tracking id names (`namespace/name`).
@@ -300,12 +309,13 @@ mod tests {
     fn a_kept_object_reads_back_exactly_as_the_object_with_its_type_fields() {
         let resource = config_maps();
         let (key, kept) = compact(listed(), &resource, true);
+        let kept = kept.expect("kept");
         assert_eq!(key, ("prod".to_owned(), "web".to_owned()));
         assert_eq!(
             kept.tracking_id.as_deref(),
             Some("apps/web:/ConfigMap:prod/web")
         );
-        let read: Value = serde_json::from_slice(&kept.text).expect("JSON");
+        let read: Value = kept.object.read().expect("JSON");
         assert_eq!(read, live::to_value(listed(), &resource));
         assert_eq!(read["apiVersion"], "v1");
         assert_eq!(read["kind"], "ConfigMap");
@@ -315,11 +325,11 @@ mod tests {
     #[test]
     fn managed_fields_are_kept_only_when_asked_for() {
         let resource = config_maps();
-        let (_, dropped) = compact(listed(), &resource, false);
-        let read: Value = serde_json::from_slice(&dropped.text).expect("JSON");
+        let dropped = compact(listed(), &resource, false).1.expect("kept");
+        let read: Value = dropped.object.read().expect("JSON");
         assert!(read["metadata"].get("managedFields").is_none(), "{read}");
-        let (_, kept) = compact(listed(), &resource, true);
-        let read: Value = serde_json::from_slice(&kept.text).expect("JSON");
+        let kept = compact(listed(), &resource, true).1.expect("kept");
+        let read: Value = kept.object.read().expect("JSON");
         assert!(read["metadata"]["managedFields"].is_array(), "{read}");
     }
 }

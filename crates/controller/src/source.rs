@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use capstan_api::Reason;
+use capstan_cluster::compact::CompactJson;
 use capstan_git::{CommitInfo, Credentials, RepoCache};
 use capstan_render::{Options, RenderError};
 use serde_json::Value;
@@ -173,15 +174,15 @@ pub struct At<'a> {
 /// is served from here only after the caller's own resolve of the revision — which proves the
 /// remote accepted its credentials — found that same commit, so the cache's tenant boundary
 /// holds. One entry per (repository, path): a new commit replaces the old one's. The objects are
-/// kept as compact JSON text, several times smaller than the parsed objects, and parsed again on
-/// a hit (the text round-trips exactly).
+/// kept compact (`CompactJson`), a fraction of the parsed objects, and read back on a hit,
+/// exactly as rendered.
 #[derive(Debug, Default)]
 pub struct Renders {
     kept: std::sync::Mutex<RenderMap>,
     hits: std::sync::atomic::AtomicU64,
 }
 
-type RenderMap = std::collections::HashMap<(String, String), (String, std::sync::Arc<[u8]>)>;
+type RenderMap = std::collections::HashMap<(String, String), (String, std::sync::Arc<CompactJson>)>;
 
 impl Renders {
     /// How many renders were served from here.
@@ -201,7 +202,7 @@ impl Renders {
             let (kept, text) = renders.get(&(url.to_owned(), dir.to_owned()))?;
             (kept == sha).then(|| std::sync::Arc::clone(text))?
         };
-        let hit: Option<Vec<Value>> = serde_json::from_slice(&text).ok();
+        let hit: Option<Vec<Value>> = text.read();
         if hit.is_some() {
             self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
@@ -209,10 +210,10 @@ impl Renders {
     }
 
     fn keep(&self, url: &str, dir: &str, sha: &str, objects: &[Value]) {
-        let Ok(text) = serde_json::to_vec(objects) else {
+        let Some(text) = CompactJson::of(&objects) else {
             return;
         };
-        let kept = (sha.to_owned(), std::sync::Arc::from(text));
+        let kept = (sha.to_owned(), std::sync::Arc::new(text));
         self.lock().insert((url.to_owned(), dir.to_owned()), kept);
     }
 }
