@@ -57,6 +57,9 @@ fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
     capstan_api::duration::parse_duration(text).map_err(|e| e.to_string())
 }
 
+/// How many API requests the controller has in flight at most (see `capstan_cluster::bounded`).
+const REQUESTS_AT_ONCE: usize = 32;
+
 async fn controller(args: &Args) -> anyhow::Result<()> {
     // Logs on stderr, filtered by `RUST_LOG` (default: warnings, and Capstan's info).
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -70,6 +73,7 @@ async fn controller(args: &Args) -> anyhow::Result<()> {
         crate::connect::load_config(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
     let client =
         kube::Client::try_from(config.clone()).context("failed to create the API client")?;
+    let client = capstan_cluster::bounded::bounded(client, REQUESTS_AT_ONCE);
     let mut context = Context::new(client, &args.git_cache)
         .await
         .context("failed to discover the cluster's resources")?;
