@@ -50,8 +50,10 @@ use crate::watch::{Applications, healthy, synced_at};
 const REFRESH: Duration = Duration::from_secs(10);
 /// The controller's `--poll-interval` (the shared repository check).
 const POLL: &str = "10s";
-/// How long any phase may take before the run fails.
-const PHASE_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long any phase may take before the run fails: 5 minutes, and a second per Application.
+fn phase_timeout(apps: usize) -> Duration {
+    Duration::from_secs(300 + apps as u64)
+}
 /// The numbers of Applications measured when `CAPSTAN_BENCH_APPS` does not say.
 const SIZES: [usize; 3] = [100, 500, 1000];
 
@@ -248,7 +250,7 @@ impl<'a> Run<'a> {
         what: &str,
         done: impl Fn(&capstan_api::application::Application) -> bool,
     ) -> anyhow::Result<Instant> {
-        let deadline = tokio::time::Instant::now() + PHASE_TIMEOUT;
+        let deadline = tokio::time::Instant::now() + phase_timeout(self.env.apps);
         let waited = self.watch.until(what, self.env.apps, deadline, done).await;
         self.controller.check_running()?;
         waited
