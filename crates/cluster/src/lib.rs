@@ -3,6 +3,8 @@
 //!
 //! The decisions are made in `capstan-core` (pure); this crate only performs them.
 
+pub mod bounded;
+pub mod compact;
 pub mod compare;
 pub mod delete;
 pub mod discovery;

@@ -30,6 +30,11 @@ use crate::{events, poll, retry};
 /// How long triggers of one Application are gathered into one reconcile.
 const DEBOUNCE: Duration = Duration::from_millis(500);
 
+/// How many Applications are reconciled at once. Unbounded, a cold start of every Application
+/// holds every render, request body and API connection at once (the controller's peak memory);
+/// the API server is the bottleneck well before this many.
+const RECONCILES_AT_ONCE: u16 = 16;
+
 /// How soon a reconcile that failed in an unexpected way (writing status) runs again.
 const ERROR_REQUEUE: Duration = Duration::from_secs(5);
 
@@ -539,7 +544,9 @@ pub async fn run(
     let users = known.clone();
     let secrets_seen = Arc::clone(&ctx);
     // Bursts of triggers (pods of a rollout becoming ready one by one) make one reconcile.
-    let config = kube::runtime::controller::Config::default().debounce(DEBOUNCE);
+    let config = kube::runtime::controller::Config::default()
+        .debounce(DEBOUNCE)
+        .concurrency(RECONCILES_AT_ONCE);
     controller
         .with_config(config)
         .watches(applications, watcher::Config::default(), move |changed| {

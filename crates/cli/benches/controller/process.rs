@@ -1,5 +1,5 @@
 //! The `capstan controller` child process (it dies with the benchmark) and what `/proc` says of
-//! a process: CPU seconds (`utime + stime`) and peak resident memory (`VmHWM`).
+//! a process: CPU seconds (`utime + stime`) and resident memory (`VmHWM`, `VmRSS`).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -144,17 +144,36 @@ pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     Ok(ticks / 100.0) // USER_HZ is 100 on Linux
 }
 
-/// Peak resident memory of process `pid` in MiB (`VmHWM` in `/proc/PID/status`).
-pub fn peak_rss_mib(pid: u32) -> anyhow::Result<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+/// A process's resident memory in MiB: its peak so far and now.
+#[derive(Debug, Clone, Copy)]
+pub struct Memory {
+    /// `VmHWM`.
+    pub peak: f64,
+    /// `VmRSS`.
+    pub now: f64,
+}
+
+impl Memory {
+    /// The resident memory of process `pid`, from `/proc/PID/status`.
+    pub fn of(pid: u32) -> anyhow::Result<Memory> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        Ok(Memory {
+            peak: status_mib(&status, "VmHWM:")?,
+            now: status_mib(&status, "VmRSS:")?,
+        })
+    }
+}
+
+/// The figure of `field` (in kB) of a `/proc/PID/status` text, in MiB.
+fn status_mib(status: &str, field: &str) -> anyhow::Result<f64> {
     let line = status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .context("no VmHWM in /proc status")?;
+        .find(|l| l.starts_with(field))
+        .with_context(|| format!("no {field} in /proc status"))?;
     let kib: f64 = line
         .split_whitespace()
         .nth(1)
-        .context("VmHWM format")?
+        .with_context(|| format!("{field} format"))?
         .parse()?;
     Ok(kib / 1024.0)
 }
