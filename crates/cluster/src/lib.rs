@@ -13,6 +13,7 @@ pub mod fence;
 pub mod inventory_store;
 pub mod live;
 pub mod live_cache;
+pub mod live_version;
 mod parallel;
 pub mod prepare;
 pub mod prune;

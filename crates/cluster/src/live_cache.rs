@@ -32,6 +32,7 @@ use serde_json::Value;
 use crate::compact::CompactJson;
 use crate::discovery::Resource;
 use crate::error::ClusterError;
+use crate::live_version::{LiveVersion, Versions};
 use crate::{live, parallel};
 
 /// How long the first LIST of a new reflector may take.
@@ -76,6 +77,7 @@ pub struct LiveCache {
     keep_managed_fields: bool,
     watched: tokio::sync::Mutex<HashMap<String, Arc<Watched>>>,
     changes: tokio::sync::broadcast::Sender<String>,
+    versions: Arc<Versions>,
 }
 
 /// How many change notices a slow subscriber may fall behind before it misses some (it then
@@ -97,6 +99,7 @@ impl LiveCache {
             keep_managed_fields,
             watched: tokio::sync::Mutex::new(HashMap::new()),
             changes: tokio::sync::broadcast::channel(CHANGE_BUFFER).0,
+            versions: Arc::default(),
         }
     }
 
@@ -105,6 +108,13 @@ impl LiveCache {
     /// seconds. Only resource types already watched (see `view`) report.
     pub fn changes(&self) -> tokio::sync::broadcast::Receiver<String> {
         self.changes.subscribe()
+    }
+
+    /// The version of `app`'s watched objects: taken before a `view` and again later, equal
+    /// when no object of `app` the watches follow changed or went and no watch listed again.
+    /// Objects read with a GET (not in the cache) are not followed.
+    pub fn version(&self, app: &AppId) -> LiveVersion {
+        self.versions.of(&app.to_string())
     }
 
     /// The live objects among `wanted` for `app`: from the cache when it holds them for `app`,
@@ -184,6 +194,7 @@ impl LiveCache {
         let keep = self.keep_managed_fields;
         let resource = resource.clone();
         let changes = self.changes.clone();
+        let versions = Arc::clone(&self.versions);
         let objects = store.clone();
         let task = tokio::spawn(async move {
             let mut stream = watcher(api, config).default_backoff().boxed();
@@ -198,17 +209,25 @@ impl LiveCache {
                     }
                     Ok(watcher::Event::InitDone) => {
                         *objects.write() = relisted.take().unwrap_or_default();
+                        versions.listed();
                         listed.send_replace(true);
                     }
                     Ok(watcher::Event::Apply(obj)) => {
-                        notify(&changes, &obj);
-                        match compact(obj, &resource, keep) {
-                            (key, Some(kept)) => objects.write().insert(key, kept),
-                            (key, None) => objects.write().remove(&key),
+                        notify(&changes, &versions, tracking_id(&obj));
+                        let (key, kept) = compact(obj, &resource, keep);
+                        let now = kept.as_ref().and_then(|k| k.tracking_id.clone());
+                        let before = match kept {
+                            Some(kept) => objects.write().insert(key, kept),
+                            None => objects.write().remove(&key),
                         };
+                        // An object another application took over leaves its former owner too.
+                        let before = before.and_then(|b| b.tracking_id.clone());
+                        if before.as_deref().and_then(owner) != now.as_deref().and_then(owner) {
+                            notify(&changes, &versions, before.as_deref());
+                        }
                     }
                     Ok(watcher::Event::Delete(obj)) => {
-                        notify(&changes, &obj);
+                        notify(&changes, &versions, tracking_id(&obj));
                         let (key, _) = compact(obj, &resource, keep);
                         objects.write().remove(&key);
                     }
@@ -223,11 +242,16 @@ impl LiveCache {
     }
 }
 
-/// Tells the subscribers that `obj`'s application changed.
-fn notify(changes: &tokio::sync::broadcast::Sender<String>, obj: &DynamicObject) {
-    if let Some(app) = owner(obj) {
+/// Tells the subscribers that the application a tracking id names changed.
+fn notify(
+    changes: &tokio::sync::broadcast::Sender<String>,
+    versions: &Versions,
+    tracking_id: Option<&str>,
+) {
+    if let Some(app) = tracking_id.and_then(owner) {
+        versions.changed(app);
         // Nobody listening is fine: a controller may not have started.
-        let _ = changes.send(app);
+        let _ = changes.send(app.to_owned());
     }
 }
 
@@ -247,30 +271,28 @@ fn compact(
         obj.metadata.namespace.clone().unwrap_or_default(),
         obj.metadata.name.clone().unwrap_or_default(),
     );
-    let tracking_id = obj
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(capstan_api::TRACKING_ID_ANNOTATION))
-        .map(|id| id.as_str().into());
+    let id = tracking_id(&obj).map(Into::into);
     let object = CompactJson::of(&live::to_value(obj, resource));
     let kept = object.map(|object| {
         Arc::new(Kept {
-            tracking_id,
+            tracking_id: id,
             object,
         })
     });
     (key, kept)
 }
 
-/// The application an object's tracking id names (`namespace/name`).
-fn owner(obj: &DynamicObject) -> Option<String> {
-    let id = obj
-        .metadata
-        .annotations
-        .as_ref()?
-        .get(capstan_api::TRACKING_ID_ANNOTATION)?;
-    id.split_once(':').map(|(app, _)| app.to_owned())
+/// An object's tracking id.
+fn tracking_id(obj: &DynamicObject) -> Option<&str> {
+    let annotations = obj.metadata.annotations.as_ref()?;
+    annotations
+        .get(capstan_api::TRACKING_ID_ANNOTATION)
+        .map(String::as_str)
+}
+
+/// The application a tracking id names (`namespace/name`).
+fn owner(tracking_id: &str) -> Option<&str> {
+    tracking_id.split_once(':').map(|(app, _)| app)
 }
 
 impl Drop for LiveCache {

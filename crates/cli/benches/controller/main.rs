@@ -15,7 +15,10 @@
 //! - idle, over two refresh intervals once everything is synced: the controller's CPU
 //!   (`/proc/PID/stat`) and its user's requests in the audit log (writes must be zero);
 //! - the controller's resident memory: its peak (`VmHWM`) and at the end of the idle window
-//!   (`VmRSS`).
+//!   (`VmRSS`);
+//! - two replicas: `--shards 2` on two processes, each holding one shard, the same change again
+//!   (another commit touching every Application) → every one Synced at it, against the single
+//!   replica's change phase.
 //!
 //! For each phase the controller's requests are counted by verb and resource from the audit log,
 //! which shows what a slow phase waits on. Run with `cargo xtask bench controller`;
@@ -24,6 +27,7 @@
 //! log are kept in the run's directory.
 
 mod cost;
+mod ha;
 mod kubectl;
 mod manifests;
 mod process;
@@ -122,11 +126,14 @@ async fn bench(apps: usize) -> anyhow::Result<Point> {
     let idle = run.idle().await?;
     let memory = Memory::of(run.controller.pid())?;
     run.controller.stop()?;
+    let sharded = ha::change_on_two_replicas(&env, &mut run.watch, 3).await?;
 
     let point = Point {
         apps,
         floor: floor.total(),
         cold: cold.seconds,
+        change: change.seconds,
+        sharded_change: sharded.seconds,
         memory,
         idle_cpu: idle.controller_cpu / idle.seconds * 100.0,
         idle_writes: idle.writes,
@@ -141,6 +148,7 @@ async fn bench(apps: usize) -> anyhow::Result<Point> {
         change: &change,
         idle: &idle,
         memory,
+        sharded: &sharded,
     });
     if std::env::var_os("CAPSTAN_BENCH_KEEP").is_some() {
         std::fs::copy(env.plane.audit_log().path(), env.root.join("audit.log"))?;
@@ -167,6 +175,7 @@ impl<'a> Run<'a> {
             poll_interval: POLL,
             git_cache: &env.root.join("git-cache"),
             log: &env.root.join("controller.log"),
+            extra: &[],
         })?;
         Ok(Run {
             env,

@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 pub struct Controller {
     child: Child,
     log: PathBuf,
+    port: u16,
 }
 
 /// How the controller is run.
@@ -21,6 +22,8 @@ pub struct ControllerArgs<'a> {
     pub poll_interval: &'a str,
     pub git_cache: &'a Path,
     pub log: &'a Path,
+    /// More arguments (`--shards 2 --identity a`).
+    pub extra: &'a [&'a str],
 }
 
 impl Controller {
@@ -46,6 +49,7 @@ impl Controller {
             .args(["--poll-interval", args.poll_interval])
             .arg("--git-cache")
             .arg(args.git_cache)
+            .args(args.extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -54,6 +58,7 @@ impl Controller {
         let mut controller = Controller {
             child,
             log: args.log.to_owned(),
+            port,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -98,6 +103,18 @@ impl Controller {
         text.get(start..).unwrap_or(&text).to_owned()
     }
 
+    /// The sum of `capstan_reconciles_total` for `results`, from its `/metrics`.
+    pub fn reconciles(&self, results: &[&str]) -> anyhow::Result<f64> {
+        let scrape = http_get(self.port, "/metrics")?;
+        let count = |result: &&str| {
+            let series = format!("capstan_reconciles_total{{result=\"{result}\"");
+            let line = scrape.lines().find(|l| l.starts_with(&series));
+            line.and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        Ok(results.iter().map(count).sum())
+    }
+
     /// Stops the controller with SIGTERM and waits for it (SIGKILL after 15 s).
     pub fn stop(mut self) -> anyhow::Result<()> {
         let pid = self.child.id().to_string();
@@ -120,13 +137,19 @@ impl Drop for Controller {
     }
 }
 
-/// The status code of `GET http://127.0.0.1:<port><path>`.
-fn http_status(port: u16, path: &str) -> anyhow::Result<u16> {
+/// The response (status line, headers, body) to `GET http://127.0.0.1:<port><path>`.
+fn http_get(port: u16, path: &str) -> anyhow::Result<String> {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
+    Ok(response)
+}
+
+/// The status code of `GET http://127.0.0.1:<port><path>`.
+fn http_status(port: u16, path: &str) -> anyhow::Result<u16> {
+    let response = http_get(port, path)?;
     let code = response
         .split_whitespace()
         .nth(1)

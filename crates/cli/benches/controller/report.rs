@@ -20,6 +20,7 @@ pub struct Summary<'a> {
     pub change: &'a Cost,
     pub idle: &'a Cost,
     pub memory: Memory,
+    pub sharded: &'a crate::ha::Sharded,
 }
 
 /// One size's point of the curve.
@@ -27,6 +28,9 @@ pub struct Point {
     pub apps: usize,
     pub floor: Duration,
     pub cold: f64,
+    /// Seconds from a commit touching every Application to all Synced: one replica, two.
+    pub change: f64,
+    pub sharded_change: f64,
     pub memory: Memory,
     /// Percent of a core.
     pub idle_cpu: f64,
@@ -40,15 +44,19 @@ const IDLE_CPU_TARGET: f64 = 2.0;
 /// The table of every size measured.
 pub fn curve(points: &[Point]) {
     eprintln!(
-        "\nApplications | kubectl floor | cold (Synced + Healthy) | peak RSS | RSS idle | idle CPU | idle writes"
+        "\nApplications | kubectl floor | cold (Synced + Healthy) | change: 1 replica / 2 (--shards 2) \
+         | peak RSS | RSS idle | idle CPU | idle writes"
     );
     for p in points {
         let floor = p.floor.as_secs_f64();
         eprintln!(
-            "{:>12} | {floor:>11.2} s | {:>8.2} s ({:.2}× floor) | {:>6.1} MiB | {:>6.1} MiB | {:>6.1}% | {}",
+            "{:>12} | {floor:>11.2} s | {:>8.2} s ({:.2}× floor) | {:>6.2} s / {:>6.2} s | {:>6.1} MiB \
+             | {:>6.1} MiB | {:>6.1}% | {}",
             p.apps,
             p.cold,
             p.cold / floor,
+            p.change,
+            p.sharded_change,
             p.memory.peak,
             p.memory.now,
             p.idle_cpu,
@@ -100,6 +108,11 @@ pub fn summary(s: &Summary<'_>) {
             format!(" [{change_target}]")
         },
         s.floor_change.as_secs_f64(),
+    );
+    eprintln!(
+        "change on two replicas (--shards 2): all Synced at the next commit {:.2} s, against {:.2} s \
+         on one; the replicas' CPU {:.2} s, against {:.2} s",
+        s.sharded.seconds, s.change.seconds, s.sharded.controller_cpu, s.change.controller_cpu,
     );
     let idle_share = s.idle.controller_cpu / s.idle.seconds * 100.0;
     eprintln!(
