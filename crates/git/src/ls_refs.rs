@@ -109,11 +109,18 @@ fn remember_without_v2(url: &RepoUrl) {
 /// Lists the refs of `url` under `prefixes` with one v2 `ls-refs` request; `None` when the
 /// server did not answer in protocol v2 (or anything else went wrong): fall back to libgit2.
 /// A server that answers, but not in v2, is not asked again.
-pub fn list(url: &RepoUrl, creds: &Credentials, prefixes: &[String]) -> Option<Advertisement> {
+/// The request takes at most `timeout` (and never more than 30 s), so that a server that does
+/// not answer holds no thread past the operation's own timeout.
+pub fn list(
+    url: &RepoUrl,
+    creds: &Credentials,
+    prefixes: &[String],
+    timeout: Duration,
+) -> Option<Advertisement> {
     if !matches!(url.scheme(), "http" | "https") || without_v2(url) {
         return None;
     }
-    let agent = agent(creds)?;
+    let agent = agent(creds, timeout.min(TIMEOUT))?;
     let endpoint = format!("{}/git-upload-pack", url.to_git_url().trim_end_matches('/'));
     let mut request = agent
         .post(&endpoint)
@@ -164,7 +171,7 @@ pub fn list(url: &RepoUrl, creds: &Credentials, prefixes: &[String]) -> Option<A
 
 /// An agent for one request: no redirects (a redirect goes back to libgit2, which knows which
 /// ones to follow), statuses as responses, the caller's CA when it brings one.
-fn agent(creds: &Credentials) -> Option<ureq::Agent> {
+fn agent(creds: &Credentials, timeout: Duration) -> Option<ureq::Agent> {
     let mut tls = ureq::tls::TlsConfig::builder();
     if let Some(pem) = &creds.ca_cert {
         let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(pem)
@@ -181,7 +188,7 @@ fn agent(creds: &Credentials) -> Option<ureq::Agent> {
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
-        .timeout_global(Some(TIMEOUT))
+        .timeout_global(Some(timeout))
         .tls_config(tls.build())
         .build();
     Some(config.into())
@@ -215,6 +222,22 @@ mod tests {
         }
         out.extend_from_slice(b"0000");
         out
+    }
+
+    /// Regression: the listing waited 30 s on a server that never answered, whatever the
+    /// operation's timeout, holding a blocking thread (and a runtime's shutdown) that long.
+    #[test]
+    fn a_server_that_never_answers_is_given_up_on_after_the_timeout() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let held = std::thread::spawn(move || listener.accept());
+        let url = RepoUrl::parse(&format!("http://127.0.0.1:{port}/silent.git")).expect("url");
+        let started = std::time::Instant::now();
+        let listed = list(&url, &Credentials::none(), &[], Duration::from_millis(300));
+        assert!(listed.is_none());
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(10), "gave up after {took:?}");
+        drop(held);
     }
 
     #[test]
