@@ -262,9 +262,9 @@ async fn pipeline(
         // A periodic re-compare takes the repository poll's recent check; anything a user or a
         // change asked for checks the server now.
         let fresh = ctx.refreshes.asked(app) || requested.is_some();
-        let rendered = stages::render(ctx, app, &creds, revision.as_deref(), fresh).await?;
-        let sha = rendered.commit.sha.clone();
-        if requested.is_none() {
+        // A periodic re-compare of an Application found Synced stops here when nothing it
+        // depends on changed — before rendering (the commit from the poll's recent check).
+        if !fresh && let Some(sha) = stages::recent_commit(ctx, app, &creds).await {
             inputs = stages::quiet_inputs(ctx, app, id, &sha).await;
             if inputs
                 .as_ref()
@@ -272,6 +272,11 @@ async fn pipeline(
             {
                 return Ok(Did::Unchanged);
             }
+        }
+        let rendered = stages::render(ctx, app, &creds, revision.as_deref(), fresh).await?;
+        let sha = rendered.commit.sha.clone();
+        if requested.is_none() && inputs.as_ref().is_none_or(|i| i.commit != sha) {
+            inputs = stages::quiet_inputs(ctx, app, id, &sha).await;
         }
         outcome.commit = Some(CommitSummary {
             sha: sha.clone(),
