@@ -91,6 +91,9 @@ fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
     capstan_api::duration::parse_duration(text).map_err(|e| e.to_string())
 }
 
+/// How many API requests the controller has in flight at most (see `capstan_cluster::bounded`).
+const REQUESTS_AT_ONCE: usize = 32;
+
 async fn controller(args: &Args) -> anyhow::Result<()> {
     // Logs on stderr, filtered by `RUST_LOG` (default: warnings, and Capstan's info).
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -102,9 +105,11 @@ async fn controller(args: &Args) -> anyhow::Result<()> {
         .try_init();
     let config =
         crate::connect::load_config(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
-    // Every write a reconcile makes obeys the fence of its Application's shard.
+    // Every write a reconcile makes obeys the fence of its Application's shard; at most
+    // REQUESTS_AT_ONCE requests are in flight.
     let client = capstan_cluster::fence::client(config.clone())
         .context("failed to create the API client")?;
+    let client = capstan_cluster::bounded::bounded(client, REQUESTS_AT_ONCE);
     let limits = capstan_controller::context::GitLimits {
         shallow_depth: args.git_depth,
         ..capstan_controller::context::GitLimits::default()

@@ -103,9 +103,14 @@ fn app_id(dir: &Path, args: &TargetArgs, namespace: &str) -> String {
     })
 }
 
+/// Threads for blocking work (renders, git): tokio's default of 512 let a cold start of many
+/// Applications run a thread per render, and each thread takes its own malloc arena.
+const BLOCKING_THREADS: usize = 8;
+
 /// A runtime for the cluster commands.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()
         .context("failed to start the async runtime")

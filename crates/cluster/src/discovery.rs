@@ -3,11 +3,12 @@
 //! applied so that a CRD and its custom resources can land in one sync. A long-running process
 //! shares one catalog between applications (`SharedCatalog`), refreshed when a kind is missing.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kube::Client;
-use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope};
+use kube::discovery::{ApiResource, Discovery, Scope};
 use tokio::sync::RwLock;
 
 use crate::error::ClusterError;
@@ -17,7 +18,10 @@ use crate::error::ClusterError;
 #[derive(Clone)]
 pub struct Catalog {
     client: Client,
-    discovery: Arc<Discovery>,
+    /// Each (group, version, kind) the cluster serves, indexed once per discovery: kube's
+    /// `Discovery::resolve_gvk` copies every resource of the group version on each call, which
+    /// made resolving the objects of every reconcile one of the controller's largest costs.
+    index: Arc<HashMap<(String, String, String), Resource>>,
 }
 
 /// Where an object lives in the API.
@@ -39,7 +43,7 @@ impl Catalog {
             .map_err(ClusterError::Discovery)?;
         Ok(Catalog {
             client: client.clone(),
-            discovery: Arc::new(discovery),
+            index: Arc::new(index(&discovery)),
         })
     }
 
@@ -52,14 +56,31 @@ impl Catalog {
     /// The resource serving `api_version` and `kind`, if the cluster serves it.
     pub fn resolve(&self, api_version: &str, kind: &str) -> Option<Resource> {
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
-        self.discovery
-            .resolve_gvk(&gvk)
-            .map(|(api, caps): (ApiResource, ApiCapabilities)| Resource {
-                api,
-                namespaced: caps.scope == Scope::Namespaced,
-            })
+        let key = (group.to_owned(), version.to_owned(), kind.to_owned());
+        self.index.get(&key).cloned()
     }
+}
+
+/// Each (group, version, kind) of `discovery` with its resource: the first resource of that
+/// kind in the group version, as `Discovery::resolve_gvk` answers.
+fn index(discovery: &Discovery) -> HashMap<(String, String, String), Resource> {
+    let mut index = HashMap::new();
+    for group in discovery.groups() {
+        for version in group.versions() {
+            for (api, caps) in group.versioned_resources(version) {
+                let key = (
+                    group.name().to_owned(),
+                    version.to_owned(),
+                    api.kind.clone(),
+                );
+                index.entry(key).or_insert_with(|| Resource {
+                    api,
+                    namespaced: caps.scope == Scope::Namespaced,
+                });
+            }
+        }
+    }
+    index
 }
 
 /// One discovery catalog shared by every application of a cluster. A kind it does not know is

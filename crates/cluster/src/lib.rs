@@ -3,6 +3,8 @@
 //!
 //! The decisions are made in `capstan-core` (pure); this crate only performs them.
 
+pub mod bounded;
+pub mod compact;
 pub mod compare;
 pub mod delete;
 pub mod discovery;
@@ -11,6 +13,7 @@ pub mod fence;
 pub mod inventory_store;
 pub mod live;
 pub mod live_cache;
+pub mod live_version;
 mod parallel;
 pub mod prepare;
 pub mod prune;

@@ -11,9 +11,13 @@
 //!   is read with a GET, and only a GET's "not found" makes it missing.
 //! - The cache stores what compare and health need: `managedFields` are dropped unless the cache
 //!   was made for `ignoreDifferences` by manager.
+//!
+//! Memory: each object is kept as compact JSON (`CompactJson`, with its tracking id beside it,
+//! so an object of another application is never read), a fraction of the parsed object; a view
+//! reads back the objects it serves, exactly as they were.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use capstan_api::APP_LABEL;
@@ -22,20 +26,47 @@ use capstan_core::tracking::AppId;
 use futures::StreamExt;
 use kube::Client;
 use kube::api::{Api, DynamicObject};
-use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
 
+use crate::compact::CompactJson;
 use crate::discovery::Resource;
 use crate::error::ClusterError;
+use crate::live_version::{LiveVersion, Versions};
 use crate::{live, parallel};
 
 /// How long the first LIST of a new reflector may take.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// One resource type's reflector.
+/// One object kept: its tracking id and the object.
+struct Kept {
+    tracking_id: Option<Box<str>>,
+    object: CompactJson,
+}
+
+/// One resource type's objects by (namespace, name); cluster-scoped ones in namespace `""`.
+type Objects = HashMap<(String, String), Arc<Kept>>;
+
+/// The objects of one resource type, as its watch last saw them.
+#[derive(Clone)]
+struct Store(Arc<RwLock<Objects>>);
+
+impl Store {
+    fn get(&self, namespace: &str, name: &str) -> Option<Arc<Kept>> {
+        let objects = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        objects
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .cloned()
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Objects> {
+        self.0.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One resource type's watch.
 struct Watched {
-    store: Store<DynamicObject>,
+    store: Store,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -46,6 +77,7 @@ pub struct LiveCache {
     keep_managed_fields: bool,
     watched: tokio::sync::Mutex<HashMap<String, Arc<Watched>>>,
     changes: tokio::sync::broadcast::Sender<String>,
+    versions: Arc<Versions>,
 }
 
 /// How many change notices a slow subscriber may fall behind before it misses some (it then
@@ -67,6 +99,7 @@ impl LiveCache {
             keep_managed_fields,
             watched: tokio::sync::Mutex::new(HashMap::new()),
             changes: tokio::sync::broadcast::channel(CHANGE_BUFFER).0,
+            versions: Arc::default(),
         }
     }
 
@@ -75,6 +108,13 @@ impl LiveCache {
     /// seconds. Only resource types already watched (see `view`) report.
     pub fn changes(&self) -> tokio::sync::broadcast::Receiver<String> {
         self.changes.subscribe()
+    }
+
+    /// The version of `app`'s watched objects: taken before a `view` and again later, equal
+    /// when no object of `app` the watches follow changed or went and no watch listed again.
+    /// Objects read with a GET (not in the cache) are not followed.
+    pub fn version(&self, app: &AppId) -> LiveVersion {
+        self.versions.of(&app.to_string())
     }
 
     /// The live objects among `wanted` for `app`: from the cache when it holds them for `app`,
@@ -89,9 +129,11 @@ impl LiveCache {
         let mut unknown = Vec::new();
         for (key, resource) in wanted {
             let store = self.store(resource).await?;
+            let tracking_id = app.tracking_id(key);
             let cached = store
-                .get(&ObjectRef::new_with(&key.name, resource.api.clone()).within(&key.namespace))
-                .map(|obj| live::to_value((*obj).clone(), resource))
+                .get(&key.namespace, &key.name)
+                .filter(|kept| kept.tracking_id.as_deref() == Some(tracking_id.as_str()))
+                .and_then(|kept| kept.object.read::<Value>())
                 .filter(|obj| app.owns(obj, key));
             match cached {
                 Some(obj) => {
@@ -122,16 +164,16 @@ impl LiveCache {
         Ok(())
     }
 
-    /// The store of `resource`, its reflector started (and its first LIST done) on first use.
-    async fn store(&self, resource: &Resource) -> Result<Store<DynamicObject>, ClusterError> {
+    /// The store of `resource`, its watch started (and its first LIST done) on first use.
+    async fn store(&self, resource: &Resource) -> Result<Store, ClusterError> {
         let id = format!("{}/{}", resource.api.api_version, resource.api.plural);
         let mut watched = self.watched.lock().await;
         if let Some(existing) = watched.get(&id) {
             return Ok(existing.store.clone());
         }
-        let started = self.start(resource);
-        let ready = tokio::time::timeout(READY_TIMEOUT, started.store.wait_until_ready()).await;
-        if !matches!(ready, Ok(Ok(()))) {
+        let (started, mut listed) = self.start(resource);
+        let ready = tokio::time::timeout(READY_TIMEOUT, listed.wait_for(|done| *done)).await;
+        if !matches!(ready, Ok(Ok(_))) {
             started.task.abort();
             return Err(ClusterError::Invalid(format!(
                 "the watch of {id} did not complete its first list within {READY_TIMEOUT:?}"
@@ -142,53 +184,115 @@ impl LiveCache {
         Ok(store)
     }
 
-    fn start(&self, resource: &Resource) -> Watched {
+    /// Starts the watch of `resource`; the receiver turns `true` once its first LIST is in the
+    /// store. A LIST again (after the watch lost its place) replaces the store when complete.
+    fn start(&self, resource: &Resource) -> (Watched, tokio::sync::watch::Receiver<bool>) {
         let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource.api);
-        let writer = reflector::store::Writer::new(resource.api.clone());
-        let store = writer.as_reader();
+        let store = Store(Arc::default());
+        let (listed, ready) = tokio::sync::watch::channel(false);
         let config = watcher::Config::default().labels(APP_LABEL);
         let keep = self.keep_managed_fields;
-        let plural = resource.api.plural.clone();
-        let stream = watcher(api, config)
-            .default_backoff()
-            .modify(move |obj: &mut DynamicObject| {
-                if !keep {
-                    obj.metadata.managed_fields = None;
-                }
-            })
-            .reflect(writer);
+        let resource = resource.clone();
         let changes = self.changes.clone();
+        let versions = Arc::clone(&self.versions);
+        let objects = store.clone();
         let task = tokio::spawn(async move {
-            stream
-                .for_each(|event| {
-                    match event {
-                        Ok(watcher::Event::Apply(obj) | watcher::Event::Delete(obj)) => {
-                            if let Some(app) = owner(&obj) {
-                                // Nobody listening is fine: a controller may not have started.
-                                let _ = changes.send(app);
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(err) => {
-                            tracing::warn!(resource = %plural, error = %err, "watch failed; retrying");
+            let mut stream = watcher(api, config).default_backoff().boxed();
+            let mut relisted: Option<Objects> = None;
+            while let Some(event) = stream.next().await {
+                match event {
+                    Ok(watcher::Event::Init) => relisted = Some(Objects::new()),
+                    Ok(watcher::Event::InitApply(obj)) => {
+                        if let (key, Some(kept)) = compact(obj, &resource, keep) {
+                            relisted.get_or_insert_default().insert(key, kept);
                         }
                     }
-                    futures::future::ready(())
-                })
-                .await;
+                    Ok(watcher::Event::InitDone) => {
+                        *objects.write() = relisted.take().unwrap_or_default();
+                        versions.listed();
+                        listed.send_replace(true);
+                    }
+                    Ok(watcher::Event::Apply(obj)) => {
+                        notify(&changes, &versions, tracking_id(&obj));
+                        let (key, kept) = compact(obj, &resource, keep);
+                        let now = kept.as_ref().and_then(|k| k.tracking_id.clone());
+                        let before = match kept {
+                            Some(kept) => objects.write().insert(key, kept),
+                            None => objects.write().remove(&key),
+                        };
+                        // An object another application took over leaves its former owner too.
+                        let before = before.and_then(|b| b.tracking_id.clone());
+                        if before.as_deref().and_then(owner) != now.as_deref().and_then(owner) {
+                            notify(&changes, &versions, before.as_deref());
+                        }
+                    }
+                    Ok(watcher::Event::Delete(obj)) => {
+                        notify(&changes, &versions, tracking_id(&obj));
+                        let (key, _) = compact(obj, &resource, keep);
+                        objects.write().remove(&key);
+                    }
+                    Err(err) => {
+                        let plural = &resource.api.plural;
+                        tracing::warn!(resource = %plural, error = %err, "watch failed; retrying");
+                    }
+                }
+            }
         });
-        Watched { store, task }
+        (Watched { store, task }, ready)
     }
 }
 
-/// The application an object's tracking id names (`namespace/name`).
-fn owner(obj: &DynamicObject) -> Option<String> {
-    let id = obj
-        .metadata
-        .annotations
-        .as_ref()?
-        .get(capstan_api::TRACKING_ID_ANNOTATION)?;
-    id.split_once(':').map(|(app, _)| app.to_owned())
+/// Tells the subscribers that the application a tracking id names changed.
+fn notify(
+    changes: &tokio::sync::broadcast::Sender<String>,
+    versions: &Versions,
+    tracking_id: Option<&str>,
+) {
+    if let Some(app) = tracking_id.and_then(owner) {
+        versions.changed(app);
+        // Nobody listening is fine: a controller may not have started.
+        let _ = changes.send(app.to_owned());
+    }
+}
+
+/// `obj` as kept: its (namespace, name), its tracking id and the object with its type fields
+/// filled in (LIST items lack them) — `managedFields` left out unless `keep_managed_fields`;
+/// `None` for an object that cannot be written as JSON (never seen: the API server sends JSON),
+/// which is then not kept, so that a view reads it.
+fn compact(
+    mut obj: DynamicObject,
+    resource: &Resource,
+    keep_managed_fields: bool,
+) -> ((String, String), Option<Arc<Kept>>) {
+    if !keep_managed_fields {
+        obj.metadata.managed_fields = None;
+    }
+    let key = (
+        obj.metadata.namespace.clone().unwrap_or_default(),
+        obj.metadata.name.clone().unwrap_or_default(),
+    );
+    let id = tracking_id(&obj).map(Into::into);
+    let object = CompactJson::of(&live::to_value(obj, resource));
+    let kept = object.map(|object| {
+        Arc::new(Kept {
+            tracking_id: id,
+            object,
+        })
+    });
+    (key, kept)
+}
+
+/// An object's tracking id.
+fn tracking_id(obj: &DynamicObject) -> Option<&str> {
+    let annotations = obj.metadata.annotations.as_ref()?;
+    annotations
+        .get(capstan_api::TRACKING_ID_ANNOTATION)
+        .map(String::as_str)
+}
+
+/// The application a tracking id names (`namespace/name`).
+fn owner(tracking_id: &str) -> Option<&str> {
+    tracking_id.split_once(':').map(|(app, _)| app)
 }
 
 impl Drop for LiveCache {
@@ -198,5 +302,65 @@ impl Drop for LiveCache {
                 w.task.abort();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::api::{ApiResource, GroupVersionKind};
+    use serde_json::json;
+
+    use super::*;
+
+    fn config_maps() -> Resource {
+        let gvk = GroupVersionKind::gvk("", "v1", "ConfigMap");
+        Resource {
+            api: ApiResource::from_gvk_with_plural(&gvk, "configmaps"),
+            namespaced: true,
+        }
+    }
+
+    /// A LIST item (no type fields) with what a text round trip could alter: numbers of each
+    /// kind, non-ASCII text, nulls, empty maps and arrays.
+    fn listed() -> DynamicObject {
+        serde_json::from_value(json!({
+            "metadata": {
+                "name": "web", "namespace": "prod", "resourceVersion": "7",
+                "annotations": {capstan_api::TRACKING_ID_ANNOTATION: "apps/web:/ConfigMap:prod/web"},
+                "managedFields": [{"manager": "capstan", "operation": "Apply"}],
+            },
+            "data": {"text": "grüße ✓ \"quoted\"\n", "empty": ""},
+            "extra": {"int": -3, "big": 18446744073709551615_u64, "float": 0.1, "whole": 2.0,
+                "none": null, "map": {}, "list": []},
+        }))
+        .expect("a dynamic object")
+    }
+
+    #[test]
+    fn a_kept_object_reads_back_exactly_as_the_object_with_its_type_fields() {
+        let resource = config_maps();
+        let (key, kept) = compact(listed(), &resource, true);
+        let kept = kept.expect("kept");
+        assert_eq!(key, ("prod".to_owned(), "web".to_owned()));
+        assert_eq!(
+            kept.tracking_id.as_deref(),
+            Some("apps/web:/ConfigMap:prod/web")
+        );
+        let read: Value = kept.object.read().expect("JSON");
+        assert_eq!(read, live::to_value(listed(), &resource));
+        assert_eq!(read["apiVersion"], "v1");
+        assert_eq!(read["kind"], "ConfigMap");
+        assert_eq!(read["extra"]["whole"], json!(2.0));
+    }
+
+    #[test]
+    fn managed_fields_are_kept_only_when_asked_for() {
+        let resource = config_maps();
+        let dropped = compact(listed(), &resource, false).1.expect("kept");
+        let read: Value = dropped.object.read().expect("JSON");
+        assert!(read["metadata"].get("managedFields").is_none(), "{read}");
+        let kept = compact(listed(), &resource, true).1.expect("kept");
+        let read: Value = kept.object.read().expect("JSON");
+        assert!(read["metadata"]["managedFields"].is_array(), "{read}");
     }
 }

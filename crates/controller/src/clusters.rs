@@ -159,9 +159,10 @@ impl Remotes {
     }
 
     /// Forgets the cluster of Secret `namespace/name`: it changed or was deleted.
-    pub fn forget(&self, namespace: &str, name: &str) {
+    /// Forgets the cluster of Secret `namespace/name`; whether one was known.
+    pub fn forget(&self, namespace: &str, name: &str) -> bool {
         let key = (namespace.to_owned(), name.to_owned());
-        self.lock().remove(&key);
+        self.lock().remove(&key).is_some()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Arc<Remote>>> {

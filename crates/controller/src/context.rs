@@ -54,6 +54,8 @@ pub struct Context {
     pub refreshes: Arc<crate::requests::Refreshes>,
     /// The last render of each (repository, path), so an unchanged commit is rendered once.
     pub renders: crate::source::Renders,
+    /// The inputs of each Application's last compare that found everything Synced.
+    pub quiet: crate::quiet::Quiet,
     /// The other clusters Applications deploy to (`destination.kubeConfigSecretRef`).
     pub remotes: crate::clusters::Remotes,
     /// The shards this replica reconciles (all of them without leader election).
@@ -90,12 +92,18 @@ impl Context {
     /// cluster its kubeconfig names: it changed or was deleted.
     pub fn forget_secret(&self, namespace: &str, name: &str) {
         let key = (namespace.to_owned(), name.to_owned());
-        self.lock_credentials().remove(&key);
-        self.trusted
+        let credentials = self.lock_credentials().remove(&key).is_some();
+        let keys = self
+            .trusted
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&key);
-        self.remotes.forget(namespace, name);
+            .remove(&key)
+            .is_some();
+        let cluster = self.remotes.forget(namespace, name);
+        // What was read from it may differ now: every Application compares in full once.
+        if credentials || keys || cluster {
+            self.quiet.clear();
+        }
     }
 
     /// The trusted keys read from Secret `name` in `namespace`, if known and unchanged since.
@@ -162,6 +170,7 @@ impl Context {
             requests: crate::requests::Requests::default(),
             refreshes: Arc::default(),
             renders: crate::source::Renders::default(),
+            quiet: crate::quiet::Quiet::default(),
             shards: crate::shards::Shards::all(),
             remotes: crate::clusters::Remotes::new(tokio::sync::broadcast::channel(1024).0),
             credentials: std::sync::Mutex::default(),

@@ -14,6 +14,7 @@ pub mod events;
 pub mod metrics;
 pub mod poll;
 pub mod preview;
+pub mod quiet;
 pub mod reconcile;
 pub mod refresh;
 pub mod requests;

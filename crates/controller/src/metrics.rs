@@ -38,22 +38,27 @@ pub enum ReconcileResult {
     /// The reconcile stopped to wait (a wave not yet healthy, a sync in progress) and asked to
     /// be run again.
     Requeue,
+    /// A periodic re-compare was skipped: nothing it depends on (the Application, the commit,
+    /// the objects the watches follow) changed since the last found everything Synced.
+    Unchanged,
 }
 
 impl ReconcileResult {
     /// Every value, in declaration order.
-    pub const ALL: [ReconcileResult; 3] = [
+    pub const ALL: [ReconcileResult; 4] = [
         ReconcileResult::Success,
         ReconcileResult::Error,
         ReconcileResult::Requeue,
+        ReconcileResult::Unchanged,
     ];
 
-    /// The label value (`success`, `error`, `requeue`).
+    /// The label value (`success`, `error`, `requeue`, `unchanged`).
     pub fn as_str(self) -> &'static str {
         match self {
             ReconcileResult::Success => "success",
             ReconcileResult::Error => "error",
             ReconcileResult::Requeue => "requeue",
+            ReconcileResult::Unchanged => "unchanged",
         }
     }
 }
@@ -389,7 +394,8 @@ where
 /// The labels a reconcile is counted under, or `None` for a success with a reason, which is
 /// never counted (so its series is never created).
 fn reconcile_labels(result: ReconcileResult, reason: Option<Reason>) -> Option<ReconcileLabels> {
-    (result != ReconcileResult::Success || reason.is_none()).then_some(ReconcileLabels {
+    let reasoned = matches!(result, ReconcileResult::Error | ReconcileResult::Requeue);
+    (reasoned || reason.is_none()).then_some(ReconcileLabels {
         result,
         reason: ReasonLabel(reason),
     })
@@ -415,10 +421,11 @@ mod tests {
     #[test]
     fn every_series_exists_at_zero_before_anything_is_recorded() {
         let text = Metrics::new().encode().unwrap();
-        // Reconciles: success/none, then error and requeue each with none and every reason.
-        let reconciles = 1 + 2 * (1 + Reason::ALL.len());
+        // Reconciles: success/none and unchanged/none, then error and requeue each with none and
+        // every reason.
+        let reconciles = 2 + 2 * (1 + Reason::ALL.len());
         // Durations: per result, a bucket per bound and +Inf, a sum and a count.
-        let durations = 3 * (RECONCILE_BUCKETS.len() + 1 + 2);
+        let durations = 4 * (RECONCILE_BUCKETS.len() + 1 + 2);
         let applications = SyncStatus::ALL.len() * HealthStatus::ALL.len();
         let git = 2 * (1 + Reason::ALL.len());
         let applies = ACTIONS.len();

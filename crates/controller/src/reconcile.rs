@@ -20,15 +20,21 @@ use kube::api::{Api, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 
 use crate::context::Context;
 use crate::metrics::ReconcileResult;
+use crate::quiet::Inputs;
 use crate::stages::{self, Synced};
 use crate::{events, poll, retry};
 
 /// How long triggers of one Application are gathered into one reconcile.
 const DEBOUNCE: Duration = Duration::from_millis(500);
+
+/// How many Applications are reconciled at once. Unbounded, a cold start of every Application
+/// holds every render, request body and API connection at once (the controller's peak memory);
+/// the API server is the bottleneck well before this many.
+const RECONCILES_AT_ONCE: u16 = 16;
 
 /// How soon a reconcile that failed in an unexpected way (writing status) runs again.
 const ERROR_REQUEUE: Duration = Duration::from_secs(5);
@@ -106,8 +112,18 @@ async fn apply(app: Arc<Application>, ctx: &Context) -> Result<Action, Reconcile
     let started = std::time::Instant::now();
     // A request already run whose removal the cache has not shown yet is not run again.
     let requested = app.operation.is_some() && !ctx.requests.ran(&app);
-    let (outcome, requeue) = pipeline(ctx, &app, &id, requested).await;
+    let (outcome, requeue, inputs) = pipeline(ctx, &app, &id, requested).await;
+    let key = id.to_string();
+    let Some(outcome) = outcome else {
+        // Nothing it depends on changed since a compare found it Synced: nothing to report.
+        let took = started.elapsed();
+        ctx.metrics
+            .record_reconcile(ReconcileResult::Unchanged, None, took);
+        return Ok(Action::requeue(requeue));
+    };
     record(ctx, &outcome, started.elapsed());
+    // Skipped again only once this outcome is in status.
+    ctx.quiet.set(&key, None);
     let api = Api::<Application>::namespaced(ctx.client.clone(), namespace);
     let versions =
         report(ctx, &api, &app, &outcome)
@@ -116,6 +132,7 @@ async fn apply(app: Arc<Application>, ctx: &Context) -> Result<Action, Reconcile
                 app: id.to_string(),
                 source,
             })?;
+    ctx.quiet.set(&key, inputs);
     let version = versions.last().cloned();
     // A request is taken off only once its result is in status, so a crash never loses it; one
     // that did not run (suspended, waiting for a dependency, a source that does not render)
@@ -203,13 +220,15 @@ async fn cleanup(app: &Application, ctx: &Context) -> Result<Action, ReconcileEr
     Ok(Action::await_change())
 }
 
-/// The stages, in order; returns what status needs and when to look again.
+/// The stages, in order; returns what status needs (`None`: a re-compare skipped, nothing it
+/// depends on changed since the last found everything Synced), when to look again, and, when
+/// everything is Synced, what the compare depended on.
 async fn pipeline(
     ctx: &Context,
     app: &Application,
     id: &AppId,
     requested: bool,
-) -> (ReconcileOutcome, Duration) {
+) -> (Option<ReconcileOutcome>, Duration, Option<Inputs>) {
     let interval = app.spec.refresh_interval();
     let refresh = retry::jittered(interval.unwrap_or(retry::DEFAULT_REFRESH), &id.to_string());
     let mut outcome = ReconcileOutcome {
@@ -218,30 +237,47 @@ async fn pipeline(
         ..ReconcileOutcome::default()
     };
     if app.spec.suspend {
-        return (outcome, refresh);
+        return (Some(outcome), refresh, None);
     }
     // Dependencies are awaited without polling: their status changes trigger this reconcile.
     match stages::waiting_for(ctx, app).await {
         Ok(waiting) if !waiting.is_empty() => {
             outcome.waiting_for = waiting;
-            return (outcome, refresh);
+            return (Some(outcome), refresh, None);
         }
         Ok(_) => {}
         Err(failure) => {
             outcome.failure = Some(failure);
-            return (outcome, ERROR_REQUEUE);
+            return (Some(outcome), ERROR_REQUEUE, None);
         }
     }
     let previous = previous_inventory(app);
     let requested = requested.then(|| requested_sync(app)).flatten();
+    // What this compare depends on, taken before it reads anything live.
+    let mut inputs = None;
+    let key = id.to_string();
     let result: Result<Did, Failure> = async {
         let creds = stages::credentials(ctx, app).await?;
         let revision = requested.as_ref().map(|(op, _)| op.revision.clone());
         // A periodic re-compare takes the repository poll's recent check; anything a user or a
         // change asked for checks the server now.
         let fresh = ctx.refreshes.asked(app) || requested.is_some();
+        // A periodic re-compare of an Application found Synced stops here when nothing it
+        // depends on changed — before rendering (the commit from the poll's recent check).
+        if !fresh && let Some(sha) = stages::recent_commit(ctx, app, &creds).await {
+            inputs = stages::quiet_inputs(ctx, app, id, &sha).await;
+            if inputs
+                .as_ref()
+                .is_some_and(|i| ctx.quiet.unchanged(&key, i))
+            {
+                return Ok(Did::Unchanged);
+            }
+        }
         let rendered = stages::render(ctx, app, &creds, revision.as_deref(), fresh).await?;
         let sha = rendered.commit.sha.clone();
+        if requested.is_none() && inputs.as_ref().is_none_or(|i| i.commit != sha) {
+            inputs = stages::quiet_inputs(ctx, app, id, &sha).await;
+        }
         outcome.commit = Some(CommitSummary {
             sha: sha.clone(),
             subject: rendered.commit.subject.clone(),
@@ -262,7 +298,8 @@ async fn pipeline(
         let (operation, by, retries, resumed) = match decision {
             Decision::Sync(operation, by, retries, resumed) => (operation, by, retries, resumed),
             Decision::Later(after) => return Ok(Did::Wait(after)),
-            Decision::Nothing => return Ok(Did::Nothing),
+            Decision::Nothing if out_of_sync => return Ok(Did::Nothing),
+            Decision::Nothing => return Ok(Did::InSync),
         };
         let parts = (prepared, live, comparison);
         // A sync that waited (or whose controller restarted) keeps the start it was recorded with.
@@ -274,7 +311,10 @@ async fn pipeline(
         Ok(Did::Sync(Box::new(synced), by))
     }
     .await;
-    match result {
+    let in_sync = matches!(result, Ok(Did::InSync));
+    let inputs = inputs.filter(|_| in_sync);
+    let (outcome, requeue) = match result {
+        Ok(Did::Unchanged) => return (None, refresh, None),
         Ok(Did::Sync(synced, by)) => {
             let synced = *synced;
             let failed = synced.operation.phase == OperationPhase::Failed;
@@ -294,10 +334,10 @@ async fn pipeline(
             outcome.inventory = synced.inventory;
             // A failed sync is looked at again soon, so a retry strategy can take its turn.
             let again = if failed { ERROR_REQUEUE } else { refresh };
-            (outcome, synced.requeue.unwrap_or(again))
+            (Some(outcome), synced.requeue.unwrap_or(again))
         }
-        Ok(Did::Wait(after)) => (outcome, after.min(refresh)),
-        Ok(Did::Nothing) => (outcome, refresh),
+        Ok(Did::Wait(after)) => (Some(outcome), after.min(refresh)),
+        Ok(Did::Nothing | Did::InSync) => (Some(outcome), refresh),
         Err(failure) => {
             let after = if failure.retryable {
                 ERROR_REQUEUE
@@ -305,9 +345,10 @@ async fn pipeline(
                 refresh
             };
             outcome.failure = Some(failure);
-            (outcome, after)
+            (Some(outcome), after)
         }
-    }
+    };
+    (outcome, requeue, inputs)
 }
 
 /// The sync a user asked for in `operation`, resolved against the spec.
@@ -326,8 +367,12 @@ enum Did {
     Sync(Box<Synced>, InitiatedBy),
     /// A retry is due later.
     Wait(Duration),
-    /// Nothing to sync.
+    /// Nothing to sync, though not everything is Synced.
     Nothing,
+    /// Everything Synced, nothing to sync.
+    InSync,
+    /// A re-compare skipped: nothing it depends on changed since everything was Synced.
+    Unchanged,
 }
 
 /// Whether to sync now, later, or not.
@@ -519,8 +564,15 @@ pub async fn run(
         Some(namespace) => Api::namespaced(ctx.client.clone(), namespace),
         None => Api::all(ctx.client.clone()),
     };
-    let controller = Controller::new(applications.clone(), watcher::Config::default());
-    let known = controller.store();
+    // The Applications as the controller keeps them: without `managedFields`, which nothing
+    // here reads (a status written from such a copy leaves the stored ones as they are).
+    let (known, writer) = kube::runtime::reflector::store();
+    let stream = watcher(applications.clone(), watcher::Config::default())
+        .default_backoff()
+        .modify(|app| app.meta_mut().managed_fields = None)
+        .reflect(writer)
+        .applied_objects();
+    let controller = Controller::for_stream(stream, known.clone());
     let (wake, woken) = tokio::sync::mpsc::channel(256);
     let refreshes = Arc::clone(&ctx.refreshes);
     let refresher = crate::refresh::Refresher::new(known.clone(), wake.clone(), refreshes);
@@ -539,7 +591,9 @@ pub async fn run(
     let users = known.clone();
     let secrets_seen = Arc::clone(&ctx);
     // Bursts of triggers (pods of a rollout becoming ready one by one) make one reconcile.
-    let config = kube::runtime::controller::Config::default().debounce(DEBOUNCE);
+    let config = kube::runtime::controller::Config::default()
+        .debounce(DEBOUNCE)
+        .concurrency(RECONCILES_AT_ONCE);
     controller
         .with_config(config)
         .watches(applications, watcher::Config::default(), move |changed| {

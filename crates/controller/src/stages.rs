@@ -305,6 +305,44 @@ fn deployed(app: &Application) -> Option<&str> {
     status.history.last().map(|h| h.revision.as_str())
 }
 
+/// The commit `app`'s revision points at, from a check of the repository within the poll
+/// interval (made now if there is none); `None` when it cannot be learnt (the render that follows
+/// says why).
+pub async fn recent_commit(
+    ctx: &Context,
+    app: &Application,
+    creds: &Credentials,
+) -> Option<String> {
+    let source = &app.spec.source;
+    let revision = source.target_revision();
+    let resolved = ctx
+        .git
+        .resolve_within(&source.repo_url, creds, revision, ctx.poll_interval)
+        .await;
+    resolved.ok().map(|r| r.commit.sha)
+}
+
+/// What a compare of `app` at `commit` depends on, taken before it reads anything live; `None`
+/// when it depends on more (objects read whole for an `ignoreDifferences` rule by field manager,
+/// which no watch follows, or a cluster that cannot be reached).
+pub async fn quiet_inputs(
+    ctx: &Context,
+    app: &Application,
+    id: &AppId,
+    commit: &str,
+) -> Option<crate::quiet::Inputs> {
+    let by_manager = |r: &IgnoreRule| !r.managed_fields_managers.is_empty();
+    if ignore_rules(app).iter().any(by_manager) {
+        return None;
+    }
+    let cluster = cluster(ctx, app).await.ok()?;
+    Some(crate::quiet::Inputs {
+        application: app.metadata.resource_version.clone()?,
+        commit: commit.to_owned(),
+        live: cluster.live().version(id),
+    })
+}
+
 /// The rendered objects prepared for the cluster: namespaces defaulted, tracking ids set.
 pub async fn prepared(
     ctx: &Context,

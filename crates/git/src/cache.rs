@@ -258,12 +258,15 @@ impl RepoCache {
             revision.to_owned(),
             url.clone(),
         );
-        let depth = self.inner.limits.shallow_depth;
+        let (depth, timeout) = (
+            self.inner.limits.shallow_depth,
+            self.inner.limits.operation_timeout,
+        );
         let checked = self
             .blocking("fetch", &url, move |cancel| {
                 let repo = pooled.take_repo()?;
-                let found =
-                    resolve_blocking(&repo, &url_owned, &creds_owned, &rev, (cancel, depth));
+                let how = (cancel, depth, timeout);
+                let found = resolve_blocking(&repo, &url_owned, &creds_owned, &rev, how);
                 pooled.give_back(repo);
                 found
             })
@@ -507,16 +510,24 @@ fn resolve_blocking(
     url: &RepoUrl,
     creds: &Credentials,
     revision: &str,
-    (cancel, depth): (Arc<AtomicBool>, Option<u32>),
+    (cancel, depth, timeout): (Arc<AtomicBool>, Option<u32>, Duration),
 ) -> Result<Found, Error> {
-    let mut session = Session::new(url, creds, cancel);
+    let mut session = Session::new(url, creds, Arc::clone(&cancel));
     // Only a repository's first fetch is shallow; later ones bring what is new on top of it.
     if repo.is_empty().unwrap_or(false) {
         session.depth = depth;
     }
     // Over HTTP(S), one protocol v2 `ls-refs` request for just the refs the revision can name;
     // libgit2 (v0/v1 only) lists every ref of the remote, and fetches only what moved.
-    let listed = crate::ls_refs::list(url, creds, &crate::revision::ref_prefixes(revision));
+    let prefixes = crate::revision::ref_prefixes(revision);
+    let listed = crate::ls_refs::list(url, creds, &prefixes, timeout);
+    // The operation may have timed out while the listing waited: nothing more is asked then.
+    if cancel.load(Ordering::Relaxed) {
+        return Err(Error::Cancelled {
+            action: "list refs of",
+            url: url.to_string(),
+        });
+    }
     let (wanted, fetched) = if let Some(adv) = listed {
         let found = resolve(revision, &adv)?;
         let refspecs = refspecs_for(repo, &found);

@@ -112,11 +112,18 @@ fn remember_without_v2(url: &RepoUrl) {
 /// Lists the refs of `url` under `prefixes` with one v2 `ls-refs` request; `None` when the
 /// server did not answer in protocol v2 (or anything else went wrong): fall back to libgit2.
 /// A server that answers, but not in v2, is not asked again.
-pub fn list(url: &RepoUrl, creds: &Credentials, prefixes: &[String]) -> Option<Advertisement> {
+/// The request takes at most `timeout` (and never more than 30 s), so that a server that does
+/// not answer holds no thread past the operation's own timeout.
+pub fn list(
+    url: &RepoUrl,
+    creds: &Credentials,
+    prefixes: &[String],
+    timeout: Duration,
+) -> Option<Advertisement> {
     if !matches!(url.scheme(), "http" | "https") || without_v2(url) {
         return None;
     }
-    let agent = agent(creds)?;
+    let agent = agent(creds, timeout.min(TIMEOUT))?;
     let mut response = match post(&agent, url, creds, USER_AGENT, &request_body(prefixes)) {
         Ok(response) => response,
         Err(error) => {
@@ -183,8 +190,8 @@ pub(crate) fn content_type(response: &ureq::http::Response<ureq::Body>) -> &str 
 
 /// An agent for one request: no redirects (a redirect goes back to libgit2, which knows which
 /// ones to follow), statuses as responses, the caller's CA when it brings one.
-fn agent(creds: &Credentials) -> Option<ureq::Agent> {
-    agent_with(creds, |config| config)
+fn agent(creds: &Credentials, timeout: Duration) -> Option<ureq::Agent> {
+    agent_with(creds, |config| config.timeout_global(Some(timeout)))
 }
 
 /// An agent as [`agent`] makes it, with `adjust` applied to its configuration.
@@ -242,6 +249,22 @@ mod tests {
         }
         out.extend_from_slice(b"0000");
         out
+    }
+
+    /// Regression: the listing waited 30 s on a server that never answered, whatever the
+    /// operation's timeout, holding a blocking thread (and a runtime's shutdown) that long.
+    #[test]
+    fn a_server_that_never_answers_is_given_up_on_after_the_timeout() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let held = std::thread::spawn(move || listener.accept());
+        let url = RepoUrl::parse(&format!("http://127.0.0.1:{port}/silent.git")).expect("url");
+        let started = std::time::Instant::now();
+        let listed = list(&url, &Credentials::none(), &[], Duration::from_millis(300));
+        assert!(listed.is_none());
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(10), "gave up after {took:?}");
+        drop(held);
     }
 
     #[test]

@@ -90,6 +90,8 @@ impl RemoteFailure {
                 RemoteFailure::Connection
             }
             _ if err.code() == ErrorCode::Eof => RemoteFailure::Connection,
+            // The server hung up (httpclient.c reports it under the HTTP class, generic code).
+            ErrorClass::Http if err.message() == "unexpected EOF" => RemoteFailure::Connection,
             _ => RemoteFailure::Protocol,
         }
     }
@@ -405,6 +407,9 @@ mod tests {
                 None,
                 Connection,
             ),
+            // What libgit2 really reports when the server hangs up (regression: a Protocol
+            // failure, never retried).
+            (code, class, "unexpected EOF", None, Connection),
             (
                 ErrorCode::GenericError,
                 ErrorClass::Ssh,

@@ -72,6 +72,49 @@ async fn a_hung_server_times_out_without_blocking_other_repositories() -> anyhow
     Ok(())
 }
 
+/// A server that reads each request and hangs up without answering.
+fn hanging_up_server() -> anyhow::Result<String> {
+    use std::io::Read;
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let url = format!(
+        "http://127.0.0.1:{}/gone.git",
+        listener.local_addr()?.port()
+    );
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+        }
+    });
+    Ok(url)
+}
+
+/// Regression: libgit2 reports a server that hangs up as "unexpected EOF" in its HTTP class with
+/// a generic code, which was classified as a protocol failure (`RepositoryUnavailable`, not
+/// retried), so one dropped connection stalled an Application for good.
+#[tokio::test]
+async fn a_server_that_hangs_up_is_a_retryable_connection_failure() -> anyhow::Result<()> {
+    let servers = GitServers::shared().await?;
+    let cache = RepoCache::new(cache_dir(servers, "hang-up"), CacheLimits::default());
+    let url = hanging_up_server()?;
+    let err = cache
+        .resolve(&url, &Credentials::none(), "main")
+        .await
+        .err()
+        .context("a server that hangs up answered")?;
+    ensure!(
+        err.is_retryable(),
+        "not retryable: {err} ({:?})",
+        err.reason()
+    );
+    ensure!(
+        err.reason() == capstan_api::Reason::FetchFailed,
+        "{err}: {:?}",
+        err.reason()
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_least_recently_used_repository_is_evicted_past_the_size_limit() -> anyhow::Result<()> {
     let servers = GitServers::shared().await?;

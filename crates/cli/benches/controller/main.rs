@@ -1,19 +1,24 @@
-//! The Application controller end to end (issue 12): 100 Applications × 20 objects (2
-//! Deployments of 2 replicas, 2 Services, 16 ConfigMaps each) from one repository on the test git
-//! server (HTTPS, basic auth) and one shared Secret, reconciled by the real `capstan controller`
-//! process against a control plane with the workload tier, side by side in the same run with the
-//! floor the cluster sets: `kubectl apply --server-side` + `kubectl rollout status` of the same
-//! objects (kubectl first, so Capstan never runs on a smaller store).
+//! The Application controller end to end: N Applications × 20 objects (2 Deployments of 2
+//! replicas, 2 Services, 16 ConfigMaps each) from one repository on the test git server (HTTPS,
+//! basic auth) and one shared Secret, reconciled by the real `capstan controller` process against
+//! a control plane with the workload tier, side by side in the same run with the floor the
+//! cluster sets: `kubectl apply --server-side` + `kubectl rollout status` of the same objects
+//! (kubectl first, so Capstan never runs on a smaller store). N is 100, 500 and 1,000, each on a
+//! fresh control plane; `CAPSTAN_BENCH_APPS=100,500` chooses the sizes.
 //!
-//! Measured, once each (a cold start takes a fresh cluster's worth of objects, so the run is not
-//! repeated; figures vary by about ±15% between runs on a shared 2-core machine):
+//! Measured, once each per size (a cold start takes a fresh cluster's worth of objects, so the
+//! run is not repeated; figures vary by about ±15% between runs on a shared 2-core machine):
 //! - cold: creating the Applications → every one Synced and Healthy;
 //! - change: a commit changing one ConfigMap of every Application, each Application then
 //!   refresh-annotated → every one Synced at the new commit (and kubectl's re-apply of the
 //!   changed tree as its floor);
 //! - idle, over two refresh intervals once everything is synced: the controller's CPU
 //!   (`/proc/PID/stat`) and its user's requests in the audit log (writes must be zero);
-//! - the controller's peak RSS (`VmHWM`).
+//! - the controller's resident memory: its peak (`VmHWM`) and at the end of the idle window
+//!   (`VmRSS`);
+//! - two replicas: `--shards 2` on two processes, each holding one shard, the same change again
+//!   (another commit touching every Application) → every one Synced at it, against the single
+//!   replica's change phase.
 //!
 //! For each phase the controller's requests are counted by verb and resource from the audit log,
 //! which shows what a slow phase waits on. Run with `cargo xtask bench controller`;
@@ -22,6 +27,7 @@
 //! log are kept in the run's directory.
 
 mod cost;
+mod ha;
 mod kubectl;
 mod manifests;
 mod process;
@@ -38,9 +44,9 @@ use serde_json::json;
 
 use crate::cost::{Cost, Start};
 use crate::kubectl::Kubectl;
-use crate::manifests::{APPS, OBJECTS};
-use crate::process::{Controller, ControllerArgs, peak_rss_mib};
-use crate::report::{Summary, summary};
+use crate::manifests::OBJECTS;
+use crate::process::{Controller, ControllerArgs, Memory};
+use crate::report::{Point, Summary, curve, summary};
 use crate::setup::{APPS_NAMESPACE, Env, KUBECTL_TARGET};
 use crate::watch::{Applications, healthy, synced_at};
 
@@ -48,23 +54,55 @@ use crate::watch::{Applications, healthy, synced_at};
 const REFRESH: Duration = Duration::from_secs(10);
 /// The controller's `--poll-interval` (the shared repository check).
 const POLL: &str = "10s";
-/// How long any phase may take before the run fails.
-const PHASE_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long any phase may take before the run fails: 5 minutes, and a second per Application.
+fn phase_timeout(apps: usize) -> Duration {
+    Duration::from_secs(300 + apps as u64)
+}
+/// The numbers of Applications measured when `CAPSTAN_BENCH_APPS` does not say.
+const SIZES: [usize; 3] = [100, 500, 1000];
 
 fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let result = rt.block_on(bench());
+    let result = rt.block_on(async {
+        let mut points = Vec::new();
+        for apps in sizes()? {
+            points.push(bench(apps).await?);
+        }
+        curve(&points);
+        anyhow::Ok(())
+    });
     if let Err(err) = &result {
         eprintln!("bench: failed: {err:#}");
     }
     result
 }
 
-async fn bench() -> anyhow::Result<()> {
-    eprintln!("bench: starting the control plane (workload tier) and the git servers");
-    let env = Env::start().await?;
+/// The sizes to measure: `CAPSTAN_BENCH_APPS` (comma-separated), else [`SIZES`].
+fn sizes() -> anyhow::Result<Vec<usize>> {
+    let Some(list) = std::env::var_os("CAPSTAN_BENCH_APPS") else {
+        return Ok(SIZES.to_vec());
+    };
+    let list = list.to_string_lossy().into_owned();
+    list.split(',')
+        .map(|n| {
+            let n = n.trim();
+            match n.parse::<usize>() {
+                Ok(apps) if (1..=1000).contains(&apps) => Ok(apps),
+                _ => anyhow::bail!("CAPSTAN_BENCH_APPS: {n:?} is not a number from 1 to 1000"),
+            }
+        })
+        .collect()
+}
+
+/// One run with `apps` Applications on a fresh environment; prints its table and returns its
+/// point of the curve.
+async fn bench(apps: usize) -> anyhow::Result<Point> {
+    eprintln!(
+        "bench: {apps} Applications: starting the control plane (workload tier) and the git servers"
+    );
+    let env = Env::start(apps).await?;
     let kubectl = Kubectl {
         binary: capstan_testenv::binaries::kubectl(),
         kubeconfig: env.plane.admin_kubeconfig().to_owned(),
@@ -72,7 +110,7 @@ async fn bench() -> anyhow::Result<()> {
     };
     let tree = env.root.join("tree");
 
-    eprintln!("bench: kubectl apply --server-side + rollout status of {APPS}×{OBJECTS} objects");
+    eprintln!("bench: kubectl apply --server-side + rollout status of {apps}×{OBJECTS} objects");
     let start = Start::now(&env, None)?;
     let floor = kubectl.apply_and_roll_out(&tree)?;
     let floor_cost = start.cost(&env, None, Instant::now(), None)?;
@@ -81,15 +119,27 @@ async fn bench() -> anyhow::Result<()> {
     let (cold_synced, cold) = run.cold().await?;
 
     eprintln!("bench: kubectl re-apply of the changed tree (one ConfigMap per Application)");
-    manifests::write_tree(&tree, &manifests::changed_files(2))?;
+    manifests::write_tree(&tree, &manifests::changed_files(apps, 2))?;
     let floor_change = kubectl.apply(&tree)?;
 
     let change = run.change().await?;
     let idle = run.idle().await?;
-    let rss = peak_rss_mib(run.controller.pid())?;
+    let memory = Memory::of(run.controller.pid())?;
     run.controller.stop()?;
+    let sharded = ha::change_on_two_replicas(&env, &mut run.watch, 3).await?;
 
+    let point = Point {
+        apps,
+        floor: floor.total(),
+        cold: cold.seconds,
+        change: change.seconds,
+        sharded_change: sharded.seconds,
+        memory,
+        idle_cpu: idle.controller_cpu / idle.seconds * 100.0,
+        idle_writes: idle.writes,
+    };
     summary(&Summary {
+        apps,
         floor: &floor,
         floor_cost: &floor_cost,
         floor_change,
@@ -97,7 +147,8 @@ async fn bench() -> anyhow::Result<()> {
         cold: &cold,
         change: &change,
         idle: &idle,
-        rss,
+        memory,
+        sharded: &sharded,
     });
     if std::env::var_os("CAPSTAN_BENCH_KEEP").is_some() {
         std::fs::copy(env.plane.audit_log().path(), env.root.join("audit.log"))?;
@@ -105,7 +156,7 @@ async fn bench() -> anyhow::Result<()> {
     } else {
         let _ = std::fs::remove_dir_all(&env.root);
     }
-    Ok(())
+    Ok(point)
 }
 
 /// The controller at work on the environment, and the watch that times it.
@@ -124,6 +175,7 @@ impl<'a> Run<'a> {
             poll_interval: POLL,
             git_cache: &env.root.join("git-cache"),
             log: &env.root.join("controller.log"),
+            extra: &[],
         })?;
         Ok(Run {
             env,
@@ -136,11 +188,12 @@ impl<'a> Run<'a> {
     /// Creates the Applications and waits until all are Synced, then Healthy; returns when all
     /// were Synced and the whole phase's cost.
     async fn cold(&mut self) -> anyhow::Result<(Duration, Cost)> {
-        eprintln!("bench: creating {APPS} Applications");
+        let count = self.env.apps;
+        eprintln!("bench: creating {count} Applications");
         let start = Start::now(self.env, self.pid)?;
         let refresh = format!("{}s", REFRESH.as_secs());
         let apps = self.env.applications();
-        try_join_all((0..APPS).map(|i| {
+        try_join_all((0..count).map(|i| {
             let (apps, app) = (apps.clone(), self.env.application(i, &refresh));
             async move { anyhow::Ok(apps.create(&PostParams::default(), &app?).await?) }
         }))
@@ -163,12 +216,12 @@ impl<'a> Run<'a> {
     async fn change(&mut self) -> anyhow::Result<Cost> {
         eprintln!("bench: committing the change and refreshing every Application");
         let start = Start::now(self.env, self.pid)?;
-        let files = manifests::changed_files(2);
+        let files = manifests::changed_files(self.env.apps, 2);
         let second = setup::commit(&self.env.repo, &files, "one ConfigMap each")?;
         let now = k8s_openapi::jiff::Timestamp::now().to_string();
         let patch = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: now}}});
         let apps = self.env.applications();
-        try_join_all((0..APPS).map(|i| {
+        try_join_all((0..self.env.apps).map(|i| {
             let (apps, patch, name) = (apps.clone(), &patch, manifests::app_name(i));
             async move {
                 let params = PatchParams::default();
@@ -206,8 +259,8 @@ impl<'a> Run<'a> {
         what: &str,
         done: impl Fn(&capstan_api::application::Application) -> bool,
     ) -> anyhow::Result<Instant> {
-        let deadline = tokio::time::Instant::now() + PHASE_TIMEOUT;
-        let waited = self.watch.until(what, APPS, deadline, done).await;
+        let deadline = tokio::time::Instant::now() + phase_timeout(self.env.apps);
+        let waited = self.watch.until(what, self.env.apps, deadline, done).await;
         self.controller.check_running()?;
         waited
     }

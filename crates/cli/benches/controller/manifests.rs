@@ -5,8 +5,6 @@
 
 use std::path::Path;
 
-/// Applications, each its own directory of the one repository.
-pub const APPS: usize = 100;
 /// Objects per Application: 2 Deployments, 2 Services, 16 ConfigMaps.
 pub const OBJECTS: usize = 20;
 /// ConfigMaps per Application.
@@ -36,14 +34,14 @@ pub fn app_files(i: usize, revision: u32) -> Vec<(String, String)> {
     ]
 }
 
-/// Every file of every Application.
-pub fn all_files(revision: u32) -> Vec<(String, String)> {
-    (0..APPS).flat_map(|i| app_files(i, revision)).collect()
+/// Every file of Applications `0..apps`.
+pub fn all_files(apps: usize, revision: u32) -> Vec<(String, String)> {
+    (0..apps).flat_map(|i| app_files(i, revision)).collect()
 }
 
-/// Only the files that differ between revision 1 and `revision`.
-pub fn changed_files(revision: u32) -> Vec<(String, String)> {
-    (0..APPS)
+/// Only the files of Applications `0..apps` that differ between revision 1 and `revision`.
+pub fn changed_files(apps: usize, revision: u32) -> Vec<(String, String)> {
+    (0..apps)
         .flat_map(|i| app_files(i, revision))
         .filter(|(path, _)| path.ends_with("config.yaml"))
         .collect()

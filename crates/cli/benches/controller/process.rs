@@ -1,5 +1,5 @@
 //! The `capstan controller` child process (it dies with the benchmark) and what `/proc` says of
-//! a process: CPU seconds (`utime + stime`) and peak resident memory (`VmHWM`).
+//! a process: CPU seconds (`utime + stime`) and resident memory (`VmHWM`, `VmRSS`).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 pub struct Controller {
     child: Child,
     log: PathBuf,
+    port: u16,
 }
 
 /// How the controller is run.
@@ -21,6 +22,8 @@ pub struct ControllerArgs<'a> {
     pub poll_interval: &'a str,
     pub git_cache: &'a Path,
     pub log: &'a Path,
+    /// More arguments (`--shards 2 --identity a`).
+    pub extra: &'a [&'a str],
 }
 
 impl Controller {
@@ -46,6 +49,7 @@ impl Controller {
             .args(["--poll-interval", args.poll_interval])
             .arg("--git-cache")
             .arg(args.git_cache)
+            .args(args.extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -54,6 +58,7 @@ impl Controller {
         let mut controller = Controller {
             child,
             log: args.log.to_owned(),
+            port,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -98,6 +103,18 @@ impl Controller {
         text.get(start..).unwrap_or(&text).to_owned()
     }
 
+    /// The sum of `capstan_reconciles_total` for `results`, from its `/metrics`.
+    pub fn reconciles(&self, results: &[&str]) -> anyhow::Result<f64> {
+        let scrape = http_get(self.port, "/metrics")?;
+        let count = |result: &&str| {
+            let series = format!("capstan_reconciles_total{{result=\"{result}\"");
+            let line = scrape.lines().find(|l| l.starts_with(&series));
+            line.and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        Ok(results.iter().map(count).sum())
+    }
+
     /// Stops the controller with SIGTERM and waits for it (SIGKILL after 15 s).
     pub fn stop(mut self) -> anyhow::Result<()> {
         let pid = self.child.id().to_string();
@@ -120,13 +137,19 @@ impl Drop for Controller {
     }
 }
 
-/// The status code of `GET http://127.0.0.1:<port><path>`.
-fn http_status(port: u16, path: &str) -> anyhow::Result<u16> {
+/// The response (status line, headers, body) to `GET http://127.0.0.1:<port><path>`.
+fn http_get(port: u16, path: &str) -> anyhow::Result<String> {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
+    Ok(response)
+}
+
+/// The status code of `GET http://127.0.0.1:<port><path>`.
+fn http_status(port: u16, path: &str) -> anyhow::Result<u16> {
+    let response = http_get(port, path)?;
     let code = response
         .split_whitespace()
         .nth(1)
@@ -144,17 +167,36 @@ pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     Ok(ticks / 100.0) // USER_HZ is 100 on Linux
 }
 
-/// Peak resident memory of process `pid` in MiB (`VmHWM` in `/proc/PID/status`).
-pub fn peak_rss_mib(pid: u32) -> anyhow::Result<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+/// A process's resident memory in MiB: its peak so far and now.
+#[derive(Debug, Clone, Copy)]
+pub struct Memory {
+    /// `VmHWM`.
+    pub peak: f64,
+    /// `VmRSS`.
+    pub now: f64,
+}
+
+impl Memory {
+    /// The resident memory of process `pid`, from `/proc/PID/status`.
+    pub fn of(pid: u32) -> anyhow::Result<Memory> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        Ok(Memory {
+            peak: status_mib(&status, "VmHWM:")?,
+            now: status_mib(&status, "VmRSS:")?,
+        })
+    }
+}
+
+/// The figure of `field` (in kB) of a `/proc/PID/status` text, in MiB.
+fn status_mib(status: &str, field: &str) -> anyhow::Result<f64> {
     let line = status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .context("no VmHWM in /proc status")?;
+        .find(|l| l.starts_with(field))
+        .with_context(|| format!("no {field} in /proc status"))?;
     let kib: f64 = line
         .split_whitespace()
         .nth(1)
-        .context("VmHWM format")?
+        .with_context(|| format!("{field} format"))?
         .parse()?;
     Ok(kib / 1024.0)
 }

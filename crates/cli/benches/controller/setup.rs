@@ -39,10 +39,13 @@ pub struct Env {
     pub first: String,
     pub capstan_kubeconfig: PathBuf,
     pub root: PathBuf,
+    /// How many Applications the run creates.
+    pub apps: usize,
 }
 
 impl Env {
-    pub async fn start() -> anyhow::Result<Self> {
+    /// An environment for `apps` Applications.
+    pub async fn start(apps: usize) -> anyhow::Result<Self> {
         let plane = ControlPlane::start(Tier::Workloads)
             .await
             .context("starting the control plane")?;
@@ -51,8 +54,8 @@ impl Env {
             .await
             .context("starting the git servers")?;
         let repo = servers.create_repo(REPO)?;
-        let files = manifests::all_files(1);
-        let first = commit(&repo, &files, "100 applications")?;
+        let files = manifests::all_files(apps, 1);
+        let first = commit(&repo, &files, &format!("{apps} applications"))?;
         install_crd(&client).await?;
         for ns in [APPS_NAMESPACE, CAPSTAN_TARGET, KUBECTL_TARGET] {
             let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": ns}}))?;
@@ -71,8 +74,10 @@ impl Env {
             .await
             .context("creating the repository Secret")?;
         let capstan_kubeconfig = plane.identity(CAPSTAN_USER, Some("system:masters"))?;
-        let root =
-            std::env::temp_dir().join(format!("capstan-bench-controller-{}", std::process::id()));
+        let root = std::env::temp_dir().join(format!(
+            "capstan-bench-controller-{}-{apps}",
+            std::process::id()
+        ));
         std::fs::create_dir_all(&root)?;
         manifests::write_tree(&root.join("tree"), &files)?;
         Ok(Env {
@@ -84,6 +89,7 @@ impl Env {
             first,
             capstan_kubeconfig,
             root,
+            apps,
         })
     }
 

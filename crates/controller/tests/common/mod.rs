@@ -195,6 +195,14 @@ pub fn push_level(repo: &std::path::Path, level: &str) -> anyhow::Result<String>
     )
 }
 
+/// The count of `capstan_reconciles_total` with `result` in a metrics scrape.
+pub fn counted(scrape: &str, result: &str) -> f64 {
+    let series = format!("capstan_reconciles_total{{result=\"{result}\"");
+    let line = scrape.lines().find(|l| l.starts_with(&series));
+    line.and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// Whether `app`'s status compared `sha` last.
 pub fn at(app: &Application, sha: &str) -> bool {
     sync(app).and_then(|s| s.revision.as_deref()) == Some(sha)
