@@ -33,7 +33,26 @@ async fn measure(
     proxy: &CountingProxy,
     repo: &std::path::Path,
 ) -> anyhow::Result<Figures> {
-    let cache = cache(servers, transport);
+    measure_with(
+        cache(servers, transport),
+        transport,
+        url,
+        creds,
+        proxy,
+        repo,
+    )
+    .await
+}
+
+/// [`measure`] with the cache `cache`.
+async fn measure_with(
+    cache: RepoCache,
+    transport: &str,
+    url: &str,
+    creds: &Credentials,
+    proxy: &CountingProxy,
+    repo: &std::path::Path,
+) -> anyhow::Result<Figures> {
     let start = proxy.transfer();
     cache.resolve(url, creds, "main").await?;
     let first = proxy.transfer().since(start);
@@ -280,5 +299,46 @@ async fn a_shallow_first_fetch_costs_what_git_clone_depth_1_does_and_later_fetch
         next.bytes() <= INCREMENTAL_LIMIT,
         "after a shallow first fetch: {next:?}"
     );
+    Ok(())
+}
+
+/// Over SSH and git:// too, the fetch after a one-file commit stays small when the first fetch
+/// was shallow (libgit2's fetch, with the cache's shallow boundary).
+#[tokio::test]
+async fn over_ssh_and_git_protocol_a_one_file_commit_after_a_shallow_first_fetch_stays_small()
+-> anyhow::Result<()> {
+    let servers = GitServers::shared().await?;
+    let limits = CacheLimits {
+        shallow_depth: Some(1),
+        ..CacheLimits::default()
+    };
+    let shallow = |transport: &str| {
+        RepoCache::new(
+            common::cache_dir(servers, &format!("shallow-{transport}")),
+            limits.clone(),
+        )
+    };
+
+    let name = repo_name("wire-shallow-ssh");
+    let repo = thousand_files(servers, &name)?;
+    history(&repo)?;
+    let (_, ssh_port, daemon_port) = servers.ports();
+    let proxy = CountingProxy::start(ssh_port)?;
+    let url = format!("ssh://root@127.0.0.1:{}{}", proxy.port(), repo.display());
+    let mut creds = ssh_creds(servers);
+    creds.known_hosts = creds
+        .known_hosts
+        .map(|line| line.replace(&format!("]:{ssh_port} "), &format!("]:{} ", proxy.port())));
+    let figures = measure_with(shallow("ssh"), "ssh", &url, &creds, &proxy, &repo).await?;
+    assert_cheap("ssh after a shallow first fetch", &figures);
+
+    let name = repo_name("wire-shallow-daemon");
+    let repo = thousand_files(servers, &name)?;
+    history(&repo)?;
+    let proxy = CountingProxy::start(daemon_port)?;
+    let url = format!("git://127.0.0.1:{}/{name}", proxy.port());
+    let none = Credentials::none();
+    let figures = measure_with(shallow("git"), "git", &url, &none, &proxy, &repo).await?;
+    assert_cheap("git:// after a shallow first fetch", &figures);
     Ok(())
 }
