@@ -82,6 +82,22 @@ async fn measure_with(
     })
 }
 
+/// A counting proxy in front of the SSH server, the URL of `repo` through it, and SSH
+/// credentials whose known_hosts names the proxy's port.
+fn ssh_through_proxy(
+    servers: &GitServers,
+    repo: &std::path::Path,
+) -> anyhow::Result<(CountingProxy, String, Credentials)> {
+    let (_, ssh_port, _) = servers.ports();
+    let proxy = CountingProxy::start(ssh_port)?;
+    let url = format!("ssh://root@127.0.0.1:{}{}", proxy.port(), repo.display());
+    let mut creds = ssh_creds(servers);
+    creds.known_hosts = creds
+        .known_hosts
+        .map(|line| line.replace(&format!("]:{ssh_port} "), &format!("]:{} ", proxy.port())));
+    Ok((proxy, url, creds))
+}
+
 fn assert_cheap(transport: &str, figures: &Figures) {
     eprintln!("{transport}: {figures:?}");
     assert!(
@@ -120,13 +136,7 @@ async fn over_ssh_a_one_file_commit_fetches_the_change_and_a_check_is_one_small_
     let servers = GitServers::shared().await?;
     let name = repo_name("wire-ssh");
     let repo = thousand_files(servers, &name)?;
-    let (_, ssh_port, _) = servers.ports();
-    let proxy = CountingProxy::start(ssh_port)?;
-    let url = format!("ssh://root@127.0.0.1:{}{}", proxy.port(), repo.display());
-    let mut creds = ssh_creds(servers);
-    creds.known_hosts = creds
-        .known_hosts
-        .map(|line| line.replace(&format!("]:{ssh_port} "), &format!("]:{} ", proxy.port())));
+    let (proxy, url, creds) = ssh_through_proxy(servers, &repo)?;
     let figures = measure(servers, "ssh", &url, &creds, &proxy, &repo).await?;
     assert_cheap("ssh", &figures);
     Ok(())
@@ -322,20 +332,14 @@ async fn over_ssh_and_git_protocol_a_one_file_commit_after_a_shallow_first_fetch
     let name = repo_name("wire-shallow-ssh");
     let repo = thousand_files(servers, &name)?;
     history(&repo)?;
-    let (_, ssh_port, daemon_port) = servers.ports();
-    let proxy = CountingProxy::start(ssh_port)?;
-    let url = format!("ssh://root@127.0.0.1:{}{}", proxy.port(), repo.display());
-    let mut creds = ssh_creds(servers);
-    creds.known_hosts = creds
-        .known_hosts
-        .map(|line| line.replace(&format!("]:{ssh_port} "), &format!("]:{} ", proxy.port())));
+    let (proxy, url, creds) = ssh_through_proxy(servers, &repo)?;
     let figures = measure_with(shallow("ssh"), "ssh", &url, &creds, &proxy, &repo).await?;
     assert_cheap("ssh after a shallow first fetch", &figures);
 
     let name = repo_name("wire-shallow-daemon");
     let repo = thousand_files(servers, &name)?;
     history(&repo)?;
-    let proxy = CountingProxy::start(daemon_port)?;
+    let proxy = CountingProxy::start(servers.ports().2)?;
     let url = format!("git://127.0.0.1:{}/{name}", proxy.port());
     let none = Credentials::none();
     let figures = measure_with(shallow("git"), "git", &url, &none, &proxy, &repo).await?;
