@@ -17,6 +17,7 @@ pub mod preview;
 pub mod quiet;
 pub mod reconcile;
 pub mod refresh;
+pub mod renders;
 pub mod requests;
 pub mod retry;
 pub mod shards;

@@ -12,8 +12,8 @@
 
 use std::time::Duration;
 
+pub use crate::renders::Renders;
 use capstan_api::Reason;
-use capstan_cluster::compact::CompactJson;
 use capstan_git::{CommitInfo, Credentials, RepoCache, TrustedKeys};
 use capstan_render::{Options, RenderError};
 use serde_json::Value;
@@ -188,54 +188,6 @@ pub struct At<'a> {
     pub verify: Option<&'a TrustedKeys>,
 }
 
-/// The last render of each (repository URL, path), with the commit it was made from. A render
-/// is served from here only after the caller's own resolve of the revision — which proves the
-/// remote accepted its credentials — found that same commit, so the cache's tenant boundary
-/// holds. One entry per (repository, path): a new commit replaces the old one's. The objects are
-/// kept compact (`CompactJson`), a fraction of the parsed objects, and read back on a hit,
-/// exactly as rendered.
-#[derive(Debug, Default)]
-pub struct Renders {
-    kept: std::sync::Mutex<RenderMap>,
-    hits: std::sync::atomic::AtomicU64,
-}
-
-type RenderMap = std::collections::HashMap<(String, String), (String, std::sync::Arc<CompactJson>)>;
-
-impl Renders {
-    /// How many renders were served from here.
-    pub fn hits(&self) -> u64 {
-        self.hits.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, RenderMap> {
-        self.kept
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn get(&self, url: &str, dir: &str, sha: &str) -> Option<Vec<Value>> {
-        let text = {
-            let renders = self.lock();
-            let (kept, text) = renders.get(&(url.to_owned(), dir.to_owned()))?;
-            (kept == sha).then(|| std::sync::Arc::clone(text))?
-        };
-        let hit: Option<Vec<Value>> = text.read();
-        if hit.is_some() {
-            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        hit
-    }
-
-    fn keep(&self, url: &str, dir: &str, sha: &str, objects: &[Value]) {
-        let Some(text) = CompactJson::of(&objects) else {
-            return;
-        };
-        let kept = (sha.to_owned(), std::sync::Arc::new(text));
-        self.lock().insert((url.to_owned(), dir.to_owned()), kept);
-    }
-}
-
 /// [`render_revision`] at `at`.
 #[tracing::instrument(skip_all, fields(revision = %at.revision, path = %path))]
 pub async fn render_at(
@@ -387,27 +339,6 @@ mod tests {
             assert_eq!(err.reason(), Reason::SourceReadFailed);
             assert!(!err.is_retryable());
         }
-    }
-
-    #[test]
-    fn a_kept_render_is_served_exactly_only_for_its_commit() {
-        let objects = vec![
-            serde_json::json!({"kind": "ConfigMap", "data": {"t": "grüße ✓"}, "n": [1, -2, 0.5, 3.0]}),
-            serde_json::json!({"kind": "Service", "spec": {"ports": [], "x": null}}),
-        ];
-        let renders = Renders::default();
-        renders.keep("https://git.example/r.git", "apps/web", "abc", &objects);
-        let hit = renders.get("https://git.example/r.git", "apps/web", "abc");
-        assert_eq!(hit, Some(objects));
-        assert_eq!(
-            renders.get("https://git.example/r.git", "apps/web", "def"),
-            None
-        );
-        assert_eq!(
-            renders.get("https://git.example/r.git", "apps/api", "abc"),
-            None
-        );
-        assert_eq!(renders.hits(), 1);
     }
 
     #[test]
