@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::recorder::Recorder;
 use capstan_cluster::SharedCatalog;
 use capstan_cluster::live_cache::LiveCache;
 use capstan_git::{Activity, CacheLimits, Credentials, RepoCache, TrustedKeys};
 use kube::Client;
-use kube::runtime::events::Recorder;
 
 use crate::metrics::Metrics;
 
@@ -162,7 +162,7 @@ impl Context {
             client: client.clone(),
             parallelism: 16,
             metrics,
-            recorder: Recorder::new(client.clone(), "capstan".into()),
+            recorder: Recorder::new(client.clone()),
             poll_interval: crate::poll::DEFAULT_INTERVAL,
             impersonation: None,
             default_service_account: None,

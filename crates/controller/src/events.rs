@@ -1,11 +1,13 @@
 //! Kubernetes Events for the transitions a user cares about, decided by comparing the status
-//! before and after a reconcile (pure: `transitions`) and published with kube's `Recorder`:
+//! before and after a reconcile (pure: `transitions`) and published with the bounded `Recorder`:
 //! a sync started, succeeded (with what it created, configured and pruned) or failed (with its
 //! reason), the health changed, or the Application stopped being able to reconcile.
 
 use capstan_api::application::{ApplicationStatus, ConditionStatus, ConditionType};
 use capstan_api::{OperationPhase, OperationState, Reason, ResourceAction};
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{Event, EventType};
+
+use crate::recorder::Recorder;
 
 /// Ready=False reasons that describe a state, not a failure: no warning for them.
 const NOT_FAILURES: [Reason; 5] = [

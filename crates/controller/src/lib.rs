@@ -16,6 +16,7 @@ pub mod poll;
 pub mod preview;
 pub mod quiet;
 pub mod reconcile;
+pub mod recorder;
 pub mod refresh;
 pub mod renders;
 pub mod requests;

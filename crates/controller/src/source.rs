@@ -189,7 +189,7 @@ pub struct At<'a> {
 }
 
 /// [`render_revision`] at `at`.
-#[tracing::instrument(skip_all, fields(revision = %at.revision, path = %path))]
+#[tracing::instrument(level = "debug", skip_all, fields(revision = %at.revision, path = %path))]
 pub async fn render_at(
     cache: &RepoCache,
     url: &str,

@@ -213,7 +213,7 @@ impl RepoCache {
     /// authorization bound — that check's result, with no network call. For a periodic
     /// re-compare that a repository poll already keeps fresh; pass `Duration::ZERO` (what
     /// `resolve` does) whenever the caller must see the remote as it is now.
-    #[tracing::instrument(skip(self, creds), fields(url = %crate::url::redact(url)))]
+    #[tracing::instrument(level = "debug", skip(self, creds), fields(url = %crate::url::redact(url)))]
     pub async fn resolve_within(
         &self,
         url: &str,
