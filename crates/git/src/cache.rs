@@ -130,6 +130,16 @@ impl Slot {
         }
     }
 
+    /// Closes the idle handles (the repository's packs changed under them).
+    pub(crate) fn forget_idle(&self) {
+        let mut idle = self
+            .repos
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        idle.clear();
+    }
+
     /// Keeps `repo` for the next use.
     pub(crate) fn give_back(&self, repo: Repository) {
         let mut idle = self
@@ -267,7 +277,14 @@ impl RepoCache {
                 let repo = pooled.take_repo()?;
                 let how = (cancel, depth, timeout);
                 let found = resolve_blocking(&repo, &url_owned, &creds_owned, &rev, how);
-                pooled.give_back(repo);
+                // A fetch adds a pack: past a bound they are consolidated, and the handles that
+                // knew the old packs are not used again.
+                let fetched = matches!(found, Ok((_, _, true)));
+                if fetched && consolidate(&repo, &url_owned) {
+                    pooled.forget_idle();
+                } else {
+                    pooled.give_back(repo);
+                }
                 found
             })
             .await;
@@ -576,6 +593,18 @@ fn resolve_blocking(
         Wanted::Commit { .. } => None,
     };
     Ok((reference, commit, fetched))
+}
+
+/// Consolidates `repo`'s packs when there are many; whether it did. A failure leaves the packs
+/// as they were (the next fetch tries again).
+fn consolidate(repo: &Repository, url: &RepoUrl) -> bool {
+    match crate::repack::consolidate(repo) {
+        Ok(done) => done,
+        Err(error) => {
+            tracing::warn!(%error, repository = %url, "cannot consolidate the git cache's packs");
+            false
+        }
+    }
 }
 
 fn is_full_sha(revision: &str) -> bool {

@@ -20,6 +20,7 @@ mod known_hosts;
 mod ls_refs;
 mod observer;
 mod remote;
+mod repack;
 mod revision;
 mod timeouts;
 mod tls;
