@@ -38,8 +38,12 @@ impl Controller {
         // Through `setpriv --pdeathsig KILL` (which execs it, keeping the PID), like the test
         // environment's components: the controller dies with the benchmark even when the
         // benchmark is killed.
+        // `CAPSTAN_BENCH_WRAP=heaptrack` (a command, run with the controller's command line)
+        // profiles the controller; its figures are then the wrapper's.
+        let wrap = std::env::var("CAPSTAN_BENCH_WRAP").unwrap_or_default();
         let child = Command::new("setpriv")
             .args(["--pdeathsig", "KILL", "--"])
+            .args(wrap.split_whitespace())
             .arg(env!("CARGO_BIN_EXE_capstan"))
             .arg("controller")
             .arg("--kubeconfig")
