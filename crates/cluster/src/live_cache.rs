@@ -35,6 +35,12 @@ use crate::error::ClusterError;
 use crate::live_version::{LiveVersion, Versions};
 use crate::{live, parallel};
 
+/// Objects per page of a watch's LIST. A page is decoded whole (each object through serde's
+/// buffering for `DynamicObject`'s flattened fields) before any of it is kept compact: with
+/// kube's 500, the LISTs of a start over thousands of objects were the controller's peak heap
+/// (18 MB of 27 MB in a heap profile at 300 Applications).
+pub const LIST_PAGE: u32 = 100;
+
 /// How long the first LIST of a new reflector may take.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -190,7 +196,9 @@ impl LiveCache {
         let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource.api);
         let store = Store(Arc::default());
         let (listed, ready) = tokio::sync::watch::channel(false);
-        let config = watcher::Config::default().labels(APP_LABEL);
+        let config = watcher::Config::default()
+            .labels(APP_LABEL)
+            .page_size(LIST_PAGE);
         let keep = self.keep_managed_fields;
         let resource = resource.clone();
         let changes = self.changes.clone();

@@ -567,7 +567,8 @@ pub async fn run(
     // The Applications as the controller keeps them: without `managedFields`, which nothing
     // here reads (a status written from such a copy leaves the stored ones as they are).
     let (known, writer) = kube::runtime::reflector::store();
-    let stream = watcher(applications.clone(), watcher::Config::default())
+    let pages = watcher::Config::default().page_size(capstan_cluster::live_cache::LIST_PAGE);
+    let stream = watcher(applications.clone(), pages.clone())
         .default_backoff()
         .modify(|app| app.meta_mut().managed_fields = None)
         .reflect(writer)
@@ -596,10 +597,10 @@ pub async fn run(
         .concurrency(RECONCILES_AT_ONCE);
     controller
         .with_config(config)
-        .watches(applications, watcher::Config::default(), move |changed| {
+        .watches(applications, pages.clone(), move |changed| {
             dependents(&known, &changed)
         })
-        .watches(secrets, watcher::Config::default(), move |secret| {
+        .watches(secrets, pages, move |secret| {
             if let (Some(namespace), Some(name)) =
                 (&secret.metadata.namespace, &secret.metadata.name)
             {

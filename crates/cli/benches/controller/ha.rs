@@ -11,7 +11,7 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
 use crate::manifests;
-use crate::process::{Controller, ControllerArgs, cpu_seconds};
+use crate::process::{Controller, ControllerArgs, Memory, cpu_seconds};
 use crate::setup::{self, APPS_NAMESPACE, Env};
 use crate::watch::{Applications, healthy, synced_at};
 use crate::{POLL, phase_timeout};
@@ -22,6 +22,9 @@ pub struct Sharded {
     pub seconds: f64,
     /// CPU seconds of both replicas in that time.
     pub controller_cpu: f64,
+    /// Each replica's peak RSS (MiB): it started with every object already there, as after a
+    /// restart (each LISTs them all).
+    pub peaks: [f64; 2],
 }
 
 /// Starts two replicas with `--shards 2`, waits until each holds one shard and every
@@ -115,6 +118,10 @@ pub async fn change_on_two_replicas(
     let sharded = Sharded {
         seconds: end.duration_since(started).as_secs_f64(),
         controller_cpu: cpu(&replicas)? - cpu_before,
+        peaks: [
+            Memory::of(replicas[0].pid())?.peak,
+            Memory::of(replicas[1].pid())?.peak,
+        ],
     };
     for replica in replicas {
         replica.stop()?;

@@ -111,8 +111,14 @@ pub fn summary(s: &Summary<'_>) {
     );
     eprintln!(
         "change on two replicas (--shards 2): all Synced at the next commit {:.2} s, against {:.2} s \
-         on one; the replicas' CPU {:.2} s, against {:.2} s",
-        s.sharded.seconds, s.change.seconds, s.sharded.controller_cpu, s.change.controller_cpu,
+         on one; the replicas' CPU {:.2} s, against {:.2} s; their peak RSS (a start over every \
+         object) {:.1} and {:.1} MiB",
+        s.sharded.seconds,
+        s.change.seconds,
+        s.sharded.controller_cpu,
+        s.change.controller_cpu,
+        s.sharded.peaks[0],
+        s.sharded.peaks[1],
     );
     let idle_share = s.idle.controller_cpu / s.idle.seconds * 100.0;
     eprintln!(
