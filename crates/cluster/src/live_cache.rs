@@ -120,7 +120,7 @@ impl LiveCache {
     /// when no object of `app` the watches follow changed or went and no watch listed again.
     /// Objects read with a GET (not in the cache) are not followed.
     pub fn version(&self, app: &AppId) -> LiveVersion {
-        self.versions.of(&app.to_string())
+        self.versions.of(app.as_str())
     }
 
     /// The live objects among `wanted` for `app`: from the cache when it holds them for `app`,

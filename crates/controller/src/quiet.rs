@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use capstan_cluster::live_version::LiveVersion;
+use capstan_core::tracking::AppId;
 
 /// What a re-compare depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,17 +30,17 @@ pub struct Quiet(Mutex<HashMap<String, Inputs>>);
 
 impl Quiet {
     /// Whether the last compare of `app` found everything Synced from these very inputs.
-    pub fn unchanged(&self, app: &str, inputs: &Inputs) -> bool {
+    pub fn unchanged(&self, app: &AppId, inputs: &Inputs) -> bool {
         let known = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        known.get(app) == Some(inputs)
+        known.get(app.as_str()) == Some(inputs)
     }
 
     /// A compare of `app` from `inputs` found everything Synced (`Some`), or not (`None`).
-    pub fn set(&self, app: &str, inputs: Option<Inputs>) {
+    pub fn set(&self, app: &AppId, inputs: Option<Inputs>) {
         let mut known = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         match inputs {
-            Some(inputs) => known.insert(app.to_owned(), inputs),
-            None => known.remove(app),
+            Some(inputs) => known.insert(app.as_str().to_owned(), inputs),
+            None => known.remove(app.as_str()),
         };
     }
 

@@ -113,7 +113,6 @@ async fn apply(app: Arc<Application>, ctx: &Context) -> Result<Action, Reconcile
     // A request already run whose removal the cache has not shown yet is not run again.
     let requested = app.operation.is_some() && !ctx.requests.ran(&app);
     let (outcome, requeue, inputs) = pipeline(ctx, &app, &id, requested).await;
-    let key = id.to_string();
     let Some(outcome) = outcome else {
         // Nothing it depends on changed since a compare found it Synced: nothing to report.
         let took = started.elapsed();
@@ -123,7 +122,7 @@ async fn apply(app: Arc<Application>, ctx: &Context) -> Result<Action, Reconcile
     };
     record(ctx, &outcome, started.elapsed());
     // Skipped again only once this outcome is in status.
-    ctx.quiet.set(&key, None);
+    ctx.quiet.set(&id, None);
     let api = Api::<Application>::namespaced(ctx.client.clone(), namespace);
     let versions =
         report(ctx, &api, &app, &outcome)
@@ -132,7 +131,7 @@ async fn apply(app: Arc<Application>, ctx: &Context) -> Result<Action, Reconcile
                 app: id.to_string(),
                 source,
             })?;
-    ctx.quiet.set(&key, inputs);
+    ctx.quiet.set(&id, inputs);
     let version = versions.last().cloned();
     // A request is taken off only once its result is in status, so a crash never loses it; one
     // that did not run (suspended, waiting for a dependency, a source that does not render)
@@ -255,7 +254,6 @@ async fn pipeline(
     let requested = requested.then(|| requested_sync(app)).flatten();
     // What this compare depends on, taken before it reads anything live.
     let mut inputs = None;
-    let key = id.to_string();
     let result: Result<Did, Failure> = async {
         let creds = stages::credentials(ctx, app).await?;
         let revision = requested.as_ref().map(|(op, _)| op.revision.clone());
@@ -266,10 +264,7 @@ async fn pipeline(
         // depends on changed — before rendering (the commit from the poll's recent check).
         if !fresh && let Some(sha) = stages::recent_commit(ctx, app, &creds).await {
             inputs = stages::quiet_inputs(ctx, app, id, &sha).await;
-            if inputs
-                .as_ref()
-                .is_some_and(|i| ctx.quiet.unchanged(&key, i))
-            {
+            if inputs.as_ref().is_some_and(|i| ctx.quiet.unchanged(id, i)) {
                 return Ok(Did::Unchanged);
             }
         }

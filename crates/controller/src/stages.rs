@@ -331,8 +331,11 @@ pub async fn quiet_inputs(
     id: &AppId,
     commit: &str,
 ) -> Option<crate::quiet::Inputs> {
-    let by_manager = |r: &IgnoreRule| !r.managed_fields_managers.is_empty();
-    if ignore_rules(app).iter().any(by_manager) {
+    let ignored = &app.spec.ignore_differences;
+    if ignored
+        .iter()
+        .any(|d| !d.managed_fields_managers.is_empty())
+    {
         return None;
     }
     let cluster = cluster(ctx, app).await.ok()?;

@@ -98,6 +98,16 @@ fn ssh_through_proxy(
     Ok((proxy, url, creds))
 }
 
+/// A counting proxy in front of the git:// server, and the URL of repository `name` through it.
+fn daemon_through_proxy(
+    servers: &GitServers,
+    name: &str,
+) -> anyhow::Result<(CountingProxy, String)> {
+    let proxy = CountingProxy::start(servers.ports().2)?;
+    let url = format!("git://127.0.0.1:{}/{name}", proxy.port());
+    Ok((proxy, url))
+}
+
 fn assert_cheap(transport: &str, figures: &Figures) {
     eprintln!("{transport}: {figures:?}");
     assert!(
@@ -148,9 +158,7 @@ async fn over_git_protocol_a_one_file_commit_fetches_the_change_and_a_check_is_o
     let servers = GitServers::shared().await?;
     let name = repo_name("wire-daemon");
     let repo = thousand_files(servers, &name)?;
-    let (_, _, daemon_port) = servers.ports();
-    let proxy = CountingProxy::start(daemon_port)?;
-    let url = format!("git://127.0.0.1:{}/{name}", proxy.port());
+    let (proxy, url) = daemon_through_proxy(servers, &name)?;
     let figures = measure(servers, "git", &url, &Credentials::none(), &proxy, &repo).await?;
     assert_cheap("git://", &figures);
     Ok(())
@@ -199,11 +207,9 @@ async fn a_check_of_a_repository_with_thousands_of_tags_asks_only_for_its_branch
     let name = repo_name("wire-tags");
     let repo = thousand_files(servers, &name)?;
     many_tags(&repo, 5000)?;
-    let (http_port, _, daemon_port) = servers.ports();
-    let http = CountingProxy::start(http_port)?;
-    let daemon = CountingProxy::start(daemon_port)?;
+    let http = CountingProxy::start(servers.ports().0)?;
     let http_url = format!("http://127.0.0.1:{}/git/{name}", http.port());
-    let daemon_url = format!("git://127.0.0.1:{}/{name}", daemon.port());
+    let (daemon, daemon_url) = daemon_through_proxy(servers, &name)?;
     let (over_http, over_daemon) = (cache(servers, "tags-http"), cache(servers, "tags-daemon"));
     over_http
         .resolve(&http_url, &http_creds(servers), "main")
@@ -339,8 +345,7 @@ async fn over_ssh_and_git_protocol_a_one_file_commit_after_a_shallow_first_fetch
     let name = repo_name("wire-shallow-daemon");
     let repo = thousand_files(servers, &name)?;
     history(&repo)?;
-    let proxy = CountingProxy::start(servers.ports().2)?;
-    let url = format!("git://127.0.0.1:{}/{name}", proxy.port());
+    let (proxy, url) = daemon_through_proxy(servers, &name)?;
     let none = Credentials::none();
     let figures = measure_with(shallow("git"), "git", &url, &none, &proxy, &repo).await?;
     assert_cheap("git:// after a shallow first fetch", &figures);

@@ -4,15 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use capstan_api::REFRESH_ANNOTATION;
-use futures::future::try_join_all;
 use k8s_openapi::api::coordination::v1::Lease;
-use kube::api::{Api, Patch, PatchParams};
-use serde_json::json;
+use kube::api::Api;
 
 use crate::manifests;
 use crate::process::{Controller, ControllerArgs, Memory, cpu_seconds};
-use crate::setup::{self, APPS_NAMESPACE, Env};
+use crate::setup::{APPS_NAMESPACE, Env};
 use crate::watch::{Applications, healthy, synced_at};
 use crate::{POLL, phase_timeout};
 
@@ -95,19 +92,9 @@ pub async fn change_on_two_replicas(
     };
     let cpu_before = cpu(&replicas)?;
     let started = Instant::now();
-    let files = manifests::changed_files(env.apps, revision);
-    let commit = setup::commit(&env.repo, &files, "one ConfigMap each, again")?;
-    let now = k8s_openapi::jiff::Timestamp::now().to_string();
-    let patch = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: now}}});
-    let apps = env.applications();
-    try_join_all((0..env.apps).map(|i| {
-        let (apps, patch, name) = (apps.clone(), &patch, manifests::app_name(i));
-        async move {
-            let params = PatchParams::default();
-            anyhow::Ok(apps.patch(&name, &params, &Patch::Merge(patch)).await?)
-        }
-    }))
-    .await?;
+    let commit = env
+        .change_and_refresh(revision, "one ConfigMap each, again")
+        .await?;
     let what = "every Application Synced at the new commit (two replicas)";
     let deadline = tokio::time::Instant::now() + phase_timeout(env.apps);
     let end = watch

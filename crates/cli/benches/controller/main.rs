@@ -37,10 +37,8 @@ mod watch;
 
 use std::time::{Duration, Instant};
 
-use capstan_api::REFRESH_ANNOTATION;
 use futures::future::try_join_all;
-use kube::api::{Patch, PatchParams, PostParams};
-use serde_json::json;
+use kube::api::PostParams;
 
 use crate::cost::{Cost, Start};
 use crate::kubectl::Kubectl;
@@ -216,19 +214,7 @@ impl<'a> Run<'a> {
     async fn change(&mut self) -> anyhow::Result<Cost> {
         eprintln!("bench: committing the change and refreshing every Application");
         let start = Start::now(self.env, self.pid)?;
-        let files = manifests::changed_files(self.env.apps, 2);
-        let second = setup::commit(&self.env.repo, &files, "one ConfigMap each")?;
-        let now = k8s_openapi::jiff::Timestamp::now().to_string();
-        let patch = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: now}}});
-        let apps = self.env.applications();
-        try_join_all((0..self.env.apps).map(|i| {
-            let (apps, patch, name) = (apps.clone(), &patch, manifests::app_name(i));
-            async move {
-                let params = PatchParams::default();
-                anyhow::Ok(apps.patch(&name, &params, &Patch::Merge(patch)).await?)
-            }
-        }))
-        .await?;
+        let second = self.env.change_and_refresh(2, "one ConfigMap each").await?;
         let what = "every Application Synced at the new commit";
         let end = self
             .wait(what, |a| synced_at(a, &second) && healthy(a))

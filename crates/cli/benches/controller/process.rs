@@ -2,6 +2,7 @@
 //! a process: CPU seconds (`utime + stime`) and resident memory (`VmHWM`, `VmRSS`).
 
 use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -39,9 +40,11 @@ impl Controller {
         // environment's components: the controller dies with the benchmark even when the
         // benchmark is killed.
         // `CAPSTAN_BENCH_WRAP=heaptrack` (a command, run with the controller's command line)
-        // profiles the controller; its figures are then the wrapper's.
+        // profiles the controller; its figures are then the wrapper's. The controller leads a
+        // process group of its own, so that stopping it stops a wrapper's children too.
         let wrap = std::env::var("CAPSTAN_BENCH_WRAP").unwrap_or_default();
         let child = Command::new("setpriv")
+            .process_group(0)
             .args(["--pdeathsig", "KILL", "--"])
             .args(wrap.split_whitespace())
             .arg(env!("CARGO_BIN_EXE_capstan"))
@@ -121,8 +124,10 @@ impl Controller {
 
     /// Stops the controller with SIGTERM and waits for it (SIGKILL after 15 s).
     pub fn stop(mut self) -> anyhow::Result<()> {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status()?;
+        let group = format!("-{}", self.child.id());
+        Command::new("kill")
+            .args(["-TERM", "--", &group])
+            .status()?;
         let deadline = Instant::now() + Duration::from_secs(15);
         while self.child.try_wait()?.is_none() {
             if Instant::now() > deadline {
@@ -136,6 +141,8 @@ impl Controller {
 
 impl Drop for Controller {
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -98,6 +98,25 @@ impl Env {
         Api::namespaced(self.client.clone(), APPS_NAMESPACE)
     }
 
+    /// Commits `revision` of one ConfigMap per Application (`message`) and sets the refresh
+    /// annotation on every Application; returns the commit.
+    pub async fn change_and_refresh(&self, revision: u32, message: &str) -> anyhow::Result<String> {
+        let files = manifests::changed_files(self.apps, revision);
+        let commit = commit(&self.repo, &files, message)?;
+        let now = k8s_openapi::jiff::Timestamp::now().to_string();
+        let patch = json!({"metadata": {"annotations": {capstan_api::REFRESH_ANNOTATION: now}}});
+        let apps = self.applications();
+        futures::future::try_join_all((0..self.apps).map(|i| {
+            let (apps, patch, name) = (apps.clone(), &patch, manifests::app_name(i));
+            async move {
+                let params = PatchParams::default();
+                anyhow::Ok(apps.patch(&name, &params, &Patch::Merge(patch)).await?)
+            }
+        }))
+        .await?;
+        Ok(commit)
+    }
+
     /// Application `i`, automated with prune, refreshed every `refresh`.
     pub fn application(&self, i: usize, refresh: &str) -> anyhow::Result<Application> {
         Ok(serde_json::from_value(json!({
