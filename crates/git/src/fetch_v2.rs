@@ -22,7 +22,7 @@ use std::time::Duration;
 use git2::{Oid, Repository};
 
 use crate::credentials::Credentials;
-use crate::ls_refs::pkt_line;
+use crate::pkt::{self, Packet};
 use crate::url::RepoUrl;
 
 /// The user agent of a fetch (server logs tell it from a listing).
@@ -47,26 +47,26 @@ pub struct Request {
 /// The body of a v2 `fetch` request: a thin pack, without progress messages, `done` at once.
 pub fn request_body(request: &Request) -> Vec<u8> {
     let mut body = Vec::new();
-    pkt_line(&mut body, "command=fetch\n");
-    pkt_line(
+    pkt::write(&mut body, "command=fetch\n");
+    pkt::write(
         &mut body,
         concat!("agent=capstan/", env!("CARGO_PKG_VERSION"), "\n"),
     );
     body.extend_from_slice(b"0001");
     for argument in ["thin-pack\n", "no-progress\n", "ofs-delta\n"] {
-        pkt_line(&mut body, argument);
+        pkt::write(&mut body, argument);
     }
-    pkt_line(&mut body, &format!("want {}\n", request.want));
+    pkt::write(&mut body, &format!("want {}\n", request.want));
     for have in &request.haves {
-        pkt_line(&mut body, &format!("have {have}\n"));
+        pkt::write(&mut body, &format!("have {have}\n"));
     }
     for shallow in &request.shallow {
-        pkt_line(&mut body, &format!("shallow {shallow}\n"));
+        pkt::write(&mut body, &format!("shallow {shallow}\n"));
     }
     if let Some(depth) = request.depth {
-        pkt_line(&mut body, &format!("deepen {depth}\n"));
+        pkt::write(&mut body, &format!("deepen {depth}\n"));
     }
-    pkt_line(&mut body, "done\n");
+    pkt::write(&mut body, "done\n");
     body.extend_from_slice(b"0000");
     body
 }
@@ -78,36 +78,6 @@ pub struct ShallowInfo {
     pub shallow: Vec<String>,
     /// Commits that are no longer shallow.
     pub unshallow: Vec<String>,
-}
-
-/// One pkt-line of a reply.
-enum Packet {
-    Flush,
-    Delimiter,
-    Data(Vec<u8>),
-}
-
-fn read_packet(reader: &mut impl BufRead) -> Result<Packet, String> {
-    let mut length = [0u8; 4];
-    reader
-        .read_exact(&mut length)
-        .map_err(|e| format!("reply ended early: {e}"))?;
-    let length = std::str::from_utf8(&length)
-        .ok()
-        .and_then(|text| usize::from_str_radix(text, 16).ok())
-        .ok_or("not a pkt-line")?;
-    match length {
-        0 => Ok(Packet::Flush),
-        1 => Ok(Packet::Delimiter),
-        2 | 3 => Err(format!("unexpected pkt-line {length:04x}")),
-        _ => {
-            let mut data = vec![0u8; length - 4];
-            reader
-                .read_exact(&mut data)
-                .map_err(|e| format!("reply ended early: {e}"))?;
-            Ok(Packet::Data(data))
-        }
-    }
 }
 
 fn text(data: &[u8]) -> String {
@@ -125,7 +95,7 @@ pub fn read_reply(
 ) -> Result<ShallowInfo, String> {
     let mut info = ShallowInfo::default();
     loop {
-        let header = match read_packet(reader)? {
+        let header = match pkt::read(reader)? {
             Packet::Data(data) => text(&data),
             Packet::Flush => return Err("the reply has no pack".to_owned()),
             Packet::Delimiter => continue,
@@ -144,7 +114,7 @@ pub fn read_reply(
         }
         // A section's lines run to a delimiter (another section follows) or a flush (the end).
         loop {
-            match read_packet(reader)? {
+            match pkt::read(reader)? {
                 Packet::Data(data) => {
                     let line = text(&data);
                     if let Some(oid) = line.strip_prefix("shallow ") {
@@ -162,7 +132,7 @@ pub fn read_reply(
         if cancelled() {
             return Err("cancelled".to_owned());
         }
-        let data = match read_packet(reader)? {
+        let data = match pkt::read(reader)? {
             Packet::Data(data) => data,
             Packet::Flush => return Ok(info),
             Packet::Delimiter => return Err("unexpected delimiter in the pack".to_owned()),

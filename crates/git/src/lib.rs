@@ -19,6 +19,7 @@ mod fetch_v2;
 mod known_hosts;
 mod ls_refs;
 mod observer;
+mod pkt;
 mod remote;
 mod repack;
 mod revision;

@@ -15,6 +15,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::credentials::Credentials;
+use crate::pkt::{self, Packet};
 
 /// How an agent is configured.
 type AgentConfig = ureq::config::ConfigBuilder<ureq::typestate::AgentScope>;
@@ -28,26 +29,20 @@ pub const USER_AGENT: &str = "git/2.0 (capstan ls-refs)";
 /// How long the whole request may take.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// One pkt-line: four hex digits of length (its own four included), then the payload.
-pub(crate) fn pkt_line(out: &mut Vec<u8>, payload: &str) {
-    out.extend_from_slice(format!("{:04x}", payload.len() + 4).as_bytes());
-    out.extend_from_slice(payload.as_bytes());
-}
-
 /// The body of an `ls-refs` request for the refs under `prefixes`, with symbolic-ref targets
 /// and peeled tags.
 pub fn request_body(prefixes: &[String]) -> Vec<u8> {
     let mut body = Vec::new();
-    pkt_line(&mut body, "command=ls-refs\n");
-    pkt_line(
+    pkt::write(&mut body, "command=ls-refs\n");
+    pkt::write(
         &mut body,
         concat!("agent=capstan/", env!("CARGO_PKG_VERSION"), "\n"),
     );
     body.extend_from_slice(b"0001");
-    pkt_line(&mut body, "peel\n");
-    pkt_line(&mut body, "symrefs\n");
+    pkt::write(&mut body, "peel\n");
+    pkt::write(&mut body, "symrefs\n");
     for prefix in prefixes {
-        pkt_line(&mut body, &format!("ref-prefix {prefix}\n"));
+        pkt::write(&mut body, &format!("ref-prefix {prefix}\n"));
     }
     body.extend_from_slice(b"0000");
     body
@@ -59,13 +54,13 @@ pub fn parse_reply(reply: &[u8]) -> Option<Advertisement> {
     let mut adv = Advertisement::default();
     let mut rest = reply;
     loop {
-        let length = usize::from_str_radix(std::str::from_utf8(rest.get(..4)?).ok()?, 16).ok()?;
-        if length == 0 {
+        let data = match pkt::read(&mut rest).ok()? {
             // The flush that ends the list: nothing may follow.
-            return rest.len().eq(&4).then_some(adv);
-        }
-        let line = std::str::from_utf8(rest.get(4..length)?).ok()?;
-        rest = &rest[length..];
+            Packet::Flush => return rest.is_empty().then_some(adv),
+            Packet::Delimiter => return None,
+            Packet::Data(data) => data,
+        };
+        let line = std::str::from_utf8(&data).ok()?;
         let line = line.strip_suffix('\n').unwrap_or(line);
         let mut words = line.split(' ');
         let (oid, name) = (words.next()?, words.next()?);
@@ -245,7 +240,7 @@ mod tests {
     fn reply(lines: &[&str]) -> Vec<u8> {
         let mut out = Vec::new();
         for line in lines {
-            pkt_line(&mut out, line);
+            pkt::write(&mut out, line);
         }
         out.extend_from_slice(b"0000");
         out
