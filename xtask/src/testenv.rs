@@ -33,7 +33,11 @@ const START_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The repository root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // `cargo run` says where the manifest is now; the path compiled in is where xtask was built,
+    // which a target directory shared between checkouts may have built from another one.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_owned)
 }

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::discovery::Catalog;
 use crate::error::{ClusterError, is_not_found};
+use crate::observed::Observed;
 use crate::prepare::{Prepared, located};
 use crate::prune::{Departed, departed};
 use crate::{live, parallel, ssa};
@@ -55,7 +56,7 @@ pub async fn differences(
     rules: &[IgnoreRule],
     parallelism: usize,
 ) -> Result<Differences, ClusterError> {
-    let live = live::fetch(client, &located(prepared), parallelism).await?;
+    let live = Observed::from(live::fetch(client, &located(prepared), parallelism).await?);
     let cx = Context {
         client,
         catalog,
@@ -87,11 +88,11 @@ pub struct Context<'a> {
 }
 
 /// [`differences`] against live objects already in hand — from the shared watch caches
-/// (`LiveCache::view`), for a controller: while nothing changed, this makes no API call at all.
+/// (`LiveCache::observe`), for a controller: while nothing changed, this makes no API call at all.
 pub async fn differences_in(
     cx: &Context<'_>,
     prepared: &[Prepared],
-    live: &HashMap<ObjectKey, Value>,
+    live: &Observed,
     previous: &Inventory,
 ) -> Result<Differences, ClusterError> {
     Ok(compare_app(cx, prepared, live, previous)
@@ -131,11 +132,12 @@ impl Comparison {
     }
 }
 
-/// Compares an application against live objects in hand: see [`Comparison`].
+/// Compares an application against live objects in hand: see [`Comparison`]. A settled object
+/// (see [`Observed`]) is in sync with the fingerprints the inventory has for it.
 pub async fn compare_app(
     cx: &Context<'_>,
     prepared: &[Prepared],
-    live: &HashMap<ObjectKey, Value>,
+    live: &Observed,
     previous: &Inventory,
 ) -> Result<Comparison, ClusterError> {
     let Context {
@@ -149,7 +151,11 @@ pub async fn compare_app(
     let compares: Vec<_> = prepared
         .iter()
         .map(|object| {
-            let found = live.get(&object.key);
+            let found = if live.is_settled(&object.key) {
+                Found::Settled
+            } else {
+                Found::Whole(live.whole.get(&object.key))
+            };
             compare_one(client, object, found, rules, previous, dry_run_missing)
         })
         .collect();
@@ -196,21 +202,37 @@ pub async fn compare_all(
 ) -> Result<Vec<Compared>, ClusterError> {
     let compares: Vec<_> = prepared
         .iter()
-        .map(|object| compare_one(client, object, live.get(&object.key), rules, known, true))
+        .map(|object| {
+            let found = Found::Whole(live.get(&object.key));
+            compare_one(client, object, found, rules, known, true)
+        })
         .collect();
     parallel::try_run(compares, parallelism).await
+}
+
+/// What a compare has of one live object.
+#[derive(Clone, Copy)]
+enum Found<'a> {
+    /// In sync by its projection in the watch caches.
+    Settled,
+    /// Read whole; `None` when it does not exist.
+    Whole(Option<&'a Value>),
 }
 
 /// One object: by fingerprint when it can be, else by dry-run.
 async fn compare_one(
     client: &Client,
     object: &Prepared,
-    live: Option<&Value>,
+    found: Found<'_>,
     rules: &[IgnoreRule],
     known: &Inventory,
     dry_run_missing: bool,
 ) -> Result<Compared, ClusterError> {
     let key = &object.key;
+    let live = match found {
+        Found::Settled => return Ok(unchanged(key, known)),
+        Found::Whole(live) => live,
+    };
     if live.is_none() && !dry_run_missing {
         let diff = compare(key, &body(object, None, rules), None, rules);
         return Ok(Compared {
@@ -221,13 +243,7 @@ async fn compare_one(
     if let Some(live) = live {
         let body = body(object, Some(live), rules);
         if fingerprint::unchanged(key, known.applied(key), &body, live) {
-            let diff = ObjectDiff {
-                key: key.clone(),
-                state: DiffState::Unchanged,
-                diff: String::new(),
-            };
-            let in_sync = known.applied(key).cloned();
-            return Ok(Compared { diff, in_sync });
+            return Ok(unchanged(key, known));
         }
     }
     let (diff, live) = diff_one(client, object, live, rules).await?;
@@ -238,6 +254,17 @@ async fn compare_one(
         _ => None,
     };
     Ok(Compared { diff, in_sync })
+}
+
+/// `key` in sync with the fingerprints `known` has for it.
+fn unchanged(key: &ObjectKey, known: &Inventory) -> Compared {
+    let diff = ObjectDiff {
+        key: key.clone(),
+        state: DiffState::Unchanged,
+        diff: String::new(),
+    };
+    let in_sync = known.applied(key).cloned();
+    Compared { diff, in_sync }
 }
 
 /// How often a dry-run is made again when the live object keeps changing under it.

@@ -14,6 +14,7 @@ pub mod inventory_store;
 pub mod live;
 pub mod live_cache;
 pub mod live_version;
+pub mod observed;
 mod parallel;
 pub mod prepare;
 pub mod prune;

@@ -9,30 +9,33 @@
 //! - "Not in the cache" is not "gone": an object the cache does not hold for the application (no
 //!   label yet, the label removed by hand, owned by someone else, or not seen by the watch yet)
 //!   is read with a GET, and only a GET's "not found" makes it missing.
-//! - The cache stores what compare and health need: `managedFields` are dropped unless the cache
-//!   was made for `ignoreDifferences` by manager.
+//! - The cache keeps a projection of each object, not the object (`Projection`): its tracking
+//!   id, its live fingerprint and its health, computed as it arrives. An object whose
+//!   projection shows it is what was applied and read back last time is settled without being
+//!   read; any other is read whole with a GET, for the dry-run and the sync that follow.
 //!
-//! Memory: each object is kept as compact JSON (`CompactJson`, with its tracking id beside it,
-//! so an object of another application is never read), a fraction of the parsed object; a view
-//! reads back the objects it serves, exactly as they were.
+//! Memory: a projection is a few hundred bytes, whatever the size of the object; nothing of a
+//! Secret's data is kept (Secrets are never fingerprinted, so they are always read).
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use capstan_api::APP_LABEL;
+use capstan_core::ignore::IgnoreRule;
+use capstan_core::inventory::Inventory;
 use capstan_core::object::ObjectKey;
 use capstan_core::tracking::AppId;
 use futures::StreamExt;
 use kube::Client;
 use kube::api::{Api, DynamicObject};
 use kube::runtime::{WatchStreamExt, watcher};
-use serde_json::Value;
 
-use crate::compact::CompactJson;
 use crate::discovery::Resource;
 use crate::error::ClusterError;
 use crate::live_version::{LiveVersion, Versions};
+use crate::observed::{Observed, Projection};
+use crate::prepare::Prepared;
 use crate::{live, parallel};
 
 /// Objects per page of a watch's LIST. A page is decoded whole (each object through serde's
@@ -44,21 +47,15 @@ pub const LIST_PAGE: u32 = 100;
 /// How long the first LIST of a new reflector may take.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// One object kept: its tracking id and the object.
-struct Kept {
-    tracking_id: Option<Box<str>>,
-    object: CompactJson,
-}
-
 /// One resource type's objects by (namespace, name); cluster-scoped ones in namespace `""`.
-type Objects = HashMap<(String, String), Arc<Kept>>;
+type Objects = HashMap<(String, String), Arc<Projection>>;
 
 /// The objects of one resource type, as its watch last saw them.
 #[derive(Clone)]
 struct Store(Arc<RwLock<Objects>>);
 
 impl Store {
-    fn get(&self, namespace: &str, name: &str) -> Option<Arc<Kept>> {
+    fn get(&self, namespace: &str, name: &str) -> Option<Arc<Projection>> {
         let objects = self.0.read().unwrap_or_else(PoisonError::into_inner);
         objects
             .get(&(namespace.to_owned(), name.to_owned()))
@@ -80,7 +77,6 @@ struct Watched {
 /// dropped.
 pub struct LiveCache {
     client: Client,
-    keep_managed_fields: bool,
     watched: tokio::sync::Mutex<HashMap<String, Arc<Watched>>>,
     changes: tokio::sync::broadcast::Sender<String>,
     versions: Arc<Versions>,
@@ -97,12 +93,10 @@ impl std::fmt::Debug for LiveCache {
 }
 
 impl LiveCache {
-    /// Caches for `client`'s cluster; `keep_managed_fields` keeps `managedFields` (needed by
-    /// `ignoreDifferences` by manager), otherwise they are dropped on arrival.
-    pub fn new(client: Client, keep_managed_fields: bool) -> LiveCache {
+    /// Caches for `client`'s cluster.
+    pub fn new(client: Client) -> LiveCache {
         LiveCache {
             client,
-            keep_managed_fields,
             watched: tokio::sync::Mutex::new(HashMap::new()),
             changes: tokio::sync::broadcast::channel(CHANGE_BUFFER).0,
             versions: Arc::default(),
@@ -123,32 +117,39 @@ impl LiveCache {
         self.versions.of(app.as_str())
     }
 
-    /// The live objects among `wanted` for `app`: from the cache when it holds them for `app`,
-    /// else from a GET; objects that do not exist are not in the result.
-    pub async fn view(
+    /// The live objects of `prepared` for `app`, as a compare needs them: settled from the
+    /// cache when it holds the object for `app` and its projection shows it is what `known`
+    /// says was applied and read back last time (`Projection::settles`); else read whole with a
+    /// GET. Objects that do not exist are in neither part; objects whose kind is not served are
+    /// left out.
+    pub async fn observe(
         &self,
         app: &AppId,
-        wanted: &[(ObjectKey, Resource)],
+        prepared: &[Prepared],
+        known: &Inventory,
+        rules: &[IgnoreRule],
         parallelism: usize,
-    ) -> Result<HashMap<ObjectKey, Value>, ClusterError> {
-        let mut found = HashMap::new();
-        let mut unknown = Vec::new();
-        for (key, resource) in wanted {
+    ) -> Result<Observed, ClusterError> {
+        let mut observed = Observed::default();
+        let mut unsettled = Vec::new();
+        for object in prepared {
+            let (key, Some(resource)) = (&object.key, &object.resource) else {
+                continue;
+            };
             let store = self.store(resource).await?;
             let tracking_id = app.tracking_id(key);
-            let cached = store
+            let settled = store
                 .get(&key.namespace, &key.name)
-                .filter(|kept| kept.tracking_id.as_deref() == Some(tracking_id.as_str()))
-                .and_then(|kept| kept.object.read::<Value>())
-                .filter(|obj| app.owns(obj, key));
-            match cached {
-                Some(obj) => {
-                    found.insert(key.clone(), obj);
+                .filter(|seen| seen.tracking_id.as_deref() == Some(tracking_id.as_str()))
+                .filter(|seen| seen.settles(object, known.applied(key), rules));
+            match settled {
+                Some(seen) => {
+                    observed.settled.insert(key.clone(), seen.health.clone());
                 }
-                None => unknown.push((key, resource)),
+                None => unsettled.push((key, resource)),
             }
         }
-        let gets: Vec<_> = unknown
+        let gets: Vec<_> = unsettled
             .into_iter()
             .map(|(key, resource)| async move {
                 Ok(live::get(&self.client, key, resource)
@@ -157,8 +158,8 @@ impl LiveCache {
             })
             .collect();
         let read = parallel::try_run(gets, parallelism.max(1)).await?;
-        found.extend(read.into_iter().flatten());
-        Ok(found)
+        observed.whole.extend(read.into_iter().flatten());
+        Ok(observed)
     }
 
     /// Starts the watches of `resources` that are not running yet (and waits for their first
@@ -199,7 +200,6 @@ impl LiveCache {
         let config = watcher::Config::default()
             .labels(APP_LABEL)
             .page_size(LIST_PAGE);
-        let keep = self.keep_managed_fields;
         let resource = resource.clone();
         let changes = self.changes.clone();
         let versions = Arc::clone(&self.versions);
@@ -211,9 +211,8 @@ impl LiveCache {
                 match event {
                     Ok(watcher::Event::Init) => relisted = Some(Objects::new()),
                     Ok(watcher::Event::InitApply(obj)) => {
-                        if let (key, Some(kept)) = compact(obj, &resource, keep) {
-                            relisted.get_or_insert_default().insert(key, kept);
-                        }
+                        let (key, seen) = project(obj, &resource);
+                        relisted.get_or_insert_default().insert(key, seen);
                     }
                     Ok(watcher::Event::InitDone) => {
                         *objects.write() = relisted.take().unwrap_or_default();
@@ -222,12 +221,9 @@ impl LiveCache {
                     }
                     Ok(watcher::Event::Apply(obj)) => {
                         notify(&changes, &versions, tracking_id(&obj));
-                        let (key, kept) = compact(obj, &resource, keep);
-                        let now = kept.as_ref().and_then(|k| k.tracking_id.clone());
-                        let before = match kept {
-                            Some(kept) => objects.write().insert(key, kept),
-                            None => objects.write().remove(&key),
-                        };
+                        let (key, seen) = project(obj, &resource);
+                        let now = seen.tracking_id.clone();
+                        let before = objects.write().insert(key, seen);
                         // An object another application took over leaves its former owner too.
                         let before = before.and_then(|b| b.tracking_id.clone());
                         if before.as_deref().and_then(owner) != now.as_deref().and_then(owner) {
@@ -236,8 +232,7 @@ impl LiveCache {
                     }
                     Ok(watcher::Event::Delete(obj)) => {
                         notify(&changes, &versions, tracking_id(&obj));
-                        let (key, _) = compact(obj, &resource, keep);
-                        objects.write().remove(&key);
+                        objects.write().remove(&name_of(&obj));
                     }
                     Err(err) => {
                         let plural = &resource.api.plural;
@@ -263,31 +258,25 @@ fn notify(
     }
 }
 
-/// `obj` as kept: its (namespace, name), its tracking id and the object with its type fields
-/// filled in (LIST items lack them) — `managedFields` left out unless `keep_managed_fields`;
-/// `None` for an object that cannot be written as JSON (never seen: the API server sends JSON),
-/// which is then not kept, so that a view reads it.
-fn compact(
-    mut obj: DynamicObject,
-    resource: &Resource,
-    keep_managed_fields: bool,
-) -> ((String, String), Option<Arc<Kept>>) {
-    if !keep_managed_fields {
-        obj.metadata.managed_fields = None;
-    }
-    let key = (
+/// `obj` as kept: its (namespace, name) and its projection.
+fn project(obj: DynamicObject, resource: &Resource) -> ((String, String), Arc<Projection>) {
+    let (namespace, name) = name_of(&obj);
+    let key = ObjectKey {
+        group: resource.api.group.clone(),
+        kind: resource.api.kind.clone(),
+        namespace,
+        name,
+    };
+    let seen = Projection::of(&key, &live::to_value(obj, resource));
+    ((key.namespace, key.name), Arc::new(seen))
+}
+
+/// An object's (namespace, name); `""` for the namespace of a cluster-scoped one.
+fn name_of(obj: &DynamicObject) -> (String, String) {
+    (
         obj.metadata.namespace.clone().unwrap_or_default(),
         obj.metadata.name.clone().unwrap_or_default(),
-    );
-    let id = tracking_id(&obj).map(Into::into);
-    let object = CompactJson::of(&live::to_value(obj, resource));
-    let kept = object.map(|object| {
-        Arc::new(Kept {
-            tracking_id: id,
-            object,
-        })
-    });
-    (key, kept)
+    )
 }
 
 /// An object's tracking id.
@@ -328,8 +317,7 @@ mod tests {
         }
     }
 
-    /// A LIST item (no type fields) with what a text round trip could alter: numbers of each
-    /// kind, non-ASCII text, nulls, empty maps and arrays.
+    /// A LIST item (no type fields), as the watch receives it.
     fn listed() -> DynamicObject {
         serde_json::from_value(json!({
             "metadata": {
@@ -338,37 +326,28 @@ mod tests {
                 "managedFields": [{"manager": "capstan", "operation": "Apply"}],
             },
             "data": {"text": "grüße ✓ \"quoted\"\n", "empty": ""},
-            "extra": {"int": -3, "big": 18446744073709551615_u64, "float": 0.1, "whole": 2.0,
-                "none": null, "map": {}, "list": []},
         }))
         .expect("a dynamic object")
     }
 
     #[test]
-    fn a_kept_object_reads_back_exactly_as_the_object_with_its_type_fields() {
+    fn a_kept_projection_is_that_of_the_object_with_its_type_fields() {
         let resource = config_maps();
-        let (key, kept) = compact(listed(), &resource, true);
-        let kept = kept.expect("kept");
-        assert_eq!(key, ("prod".to_owned(), "web".to_owned()));
+        let (name, seen) = project(listed(), &resource);
+        assert_eq!(name, ("prod".to_owned(), "web".to_owned()));
+        let key = ObjectKey {
+            group: String::new(),
+            kind: "ConfigMap".into(),
+            namespace: "prod".into(),
+            name: "web".into(),
+        };
+        let whole = live::to_value(listed(), &resource);
+        assert_eq!(whole["kind"], "ConfigMap");
+        assert_eq!(*seen, Projection::of(&key, &whole));
         assert_eq!(
-            kept.tracking_id.as_deref(),
+            seen.tracking_id.as_deref(),
             Some("apps/web:/ConfigMap:prod/web")
         );
-        let read: Value = kept.object.read().expect("JSON");
-        assert_eq!(read, live::to_value(listed(), &resource));
-        assert_eq!(read["apiVersion"], "v1");
-        assert_eq!(read["kind"], "ConfigMap");
-        assert_eq!(read["extra"]["whole"], json!(2.0));
-    }
-
-    #[test]
-    fn managed_fields_are_kept_only_when_asked_for() {
-        let resource = config_maps();
-        let dropped = compact(listed(), &resource, false).1.expect("kept");
-        let read: Value = dropped.object.read().expect("JSON");
-        assert!(read["metadata"].get("managedFields").is_none(), "{read}");
-        let kept = compact(listed(), &resource, true).1.expect("kept");
-        let read: Value = kept.object.read().expect("JSON");
-        assert!(read["metadata"]["managedFields"].is_array(), "{read}");
+        assert!(seen.fingerprint.is_some());
     }
 }

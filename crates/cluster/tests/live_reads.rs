@@ -1,14 +1,15 @@
 //! The read rules of the shared caches, against the real API server and counted in its audit
 //! log for Capstan's own user: an application is served from the watch cache only its own
-//! objects; anything else is read with a GET — another application's object, an object whose
-//! ownership label was removed by hand — and only a GET's "not found" makes an object missing.
+//! objects, and only while their projections show them as last applied; anything else is read
+//! with a GET — another application's object, an object whose ownership label was removed by
+//! hand, an object changed by another writer — and only a GET's "not found" makes an object
+//! missing.
 //! The shared discovery catalog finds a kind served after it was made by refreshing on a miss,
 //! and refreshes at most once per interval for a kind no one serves.
 
 use std::time::Duration;
 
 use capstan_cluster::live_cache::LiveCache;
-use capstan_cluster::prepare::located;
 use capstan_cluster::{Catalog, SharedCatalog, SyncRequest, prepare, sync};
 use capstan_core::inventory::Inventory;
 use capstan_core::options::SyncOptions;
@@ -19,8 +20,8 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
 
-/// Applies one ConfigMap `name` for `app` with Capstan's client.
-async fn apply(ctx: &TestContext, app: &AppId, name: &str) -> anyhow::Result<()> {
+/// Applies one ConfigMap `name` for `app` with Capstan's client; returns the inventory.
+async fn apply(ctx: &TestContext, app: &AppId, name: &str) -> anyhow::Result<Inventory> {
     let capstan = ctx.capstan_client().await?;
     let mut catalog = Catalog::discover(&capstan).await?;
     let object = json!({"apiVersion": "v1", "kind": "ConfigMap",
@@ -28,7 +29,7 @@ async fn apply(ctx: &TestContext, app: &AppId, name: &str) -> anyhow::Result<()>
     let options = SyncOptions::default();
     let prepared = prepare(vec![object], &catalog, &ctx.namespace, app, options)?;
     let request = SyncRequest::new(app, &ctx.namespace);
-    let (outcome, _) = sync(
+    let (outcome, inventory) = sync(
         &capstan,
         &mut catalog,
         prepared,
@@ -37,7 +38,7 @@ async fn apply(ctx: &TestContext, app: &AppId, name: &str) -> anyhow::Result<()>
     )
     .await?;
     anyhow::ensure!(outcome.succeeded(), "{outcome:?}");
-    Ok(())
+    Ok(inventory)
 }
 
 #[tokio::test]
@@ -49,29 +50,28 @@ async fn the_cache_serves_only_the_owner_and_a_miss_is_read_before_it_counts_as_
             AppId::parse(&format!("{ns}/a"))?,
             AppId::parse(&format!("{ns}/b"))?,
         );
-        apply(&ctx, &a, "owned-by-a").await?;
+        let inventory = apply(&ctx, &a, "owned-by-a").await?;
         let capstan = ctx.capstan_client().await?;
         let catalog = Catalog::discover(&capstan).await?;
         let object = json!({"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "owned-by-a"}});
-        let wanted = located(&prepare(
-            vec![object],
-            &catalog,
-            &ns,
-            &a,
-            SyncOptions::default(),
-        )?);
-        let cache = LiveCache::new(capstan.clone(), false);
+            "metadata": {"name": "owned-by-a"}, "data": {"a": "1"}});
+        let prepare_for = |app: &AppId| {
+            let options = SyncOptions::default();
+            prepare(vec![object.clone()], &catalog, &ns, app, options)
+        };
+        let (wanted, wanted_by_b) = (prepare_for(&a)?, prepare_for(&b)?);
+        let cache = LiveCache::new(capstan.clone());
+        let observe = |app, wanted| cache.observe(app, wanted, &inventory, &[], 4);
         // Start-up: the ConfigMap watch lists once.
-        cache.view(&a, &wanted, 4).await?;
+        observe(&a, &wanted).await?;
 
         let gets = |mark| -> anyhow::Result<(usize, String)> {
             let audit = ctx.audit()?.since(mark).by_user(&ctx.capstan_user);
             Ok((audit.count(AuditEvent::is_get), audit.to_string()))
         };
         let mark = ctx.audit()?.mark();
-        let seen = cache.view(&a, &wanted, 4).await?;
-        assert_eq!(seen.len(), 1);
+        let seen = observe(&a, &wanted).await?;
+        assert_eq!((seen.settled.len(), seen.len()), (1, 1));
         assert_eq!(
             gets(mark)?.0,
             0,
@@ -80,7 +80,7 @@ async fn the_cache_serves_only_the_owner_and_a_miss_is_read_before_it_counts_as_
         );
 
         let mark = ctx.audit()?.mark();
-        let seen_by_b = cache.view(&b, &wanted, 4).await?;
+        let seen_by_b = observe(&b, &wanted_by_b).await?;
         assert_eq!(
             seen_by_b.len(),
             1,
@@ -104,7 +104,7 @@ async fn the_cache_serves_only_the_owner_and_a_miss_is_read_before_it_counts_as_
         .await?;
         for _ in 0..100 {
             let mark = ctx.audit()?.mark();
-            let seen = cache.view(&a, &wanted, 4).await?;
+            let seen = observe(&a, &wanted).await?;
             assert_eq!(
                 seen.len(),
                 1,
@@ -116,12 +116,39 @@ async fn the_cache_serves_only_the_owner_and_a_miss_is_read_before_it_counts_as_
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let mark = ctx.audit()?.mark();
-        assert_eq!(cache.view(&a, &wanted, 4).await?.len(), 1);
+        assert_eq!(observe(&a, &wanted).await?.whole.len(), 1);
         assert_eq!(gets(mark)?.0, 1, "the unlabelled object is read with a GET");
+
+        // Labelled again and changed by another writer: served by the watch, but its
+        // projection no longer shows it as applied, so it is read whole.
+        let relabel = json!({"metadata": {"labels": {"capstan.dev/app": "a"}},
+            "data": {"a": "edited"}});
+        maps.patch(
+            "owned-by-a",
+            &PatchParams::default(),
+            &Patch::Merge(&relabel),
+        )
+        .await?;
+        let version = cache.version(&a);
+        for _ in 0..100 {
+            if cache.version(&a) != version {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_ne!(cache.version(&a), version, "the watch never saw the edit");
+        let mark = ctx.audit()?.mark();
+        let seen = observe(&a, &wanted).await?;
+        assert_eq!((seen.settled.len(), seen.whole.len()), (0, 1));
+        assert_eq!(
+            seen.whole.values().next().map(|o| o["data"]["a"].clone()),
+            Some(json!("edited"))
+        );
+        assert_eq!(gets(mark)?.0, 1, "the edited object is read with a GET");
 
         maps.delete("owned-by-a", &DeleteParams::default()).await?;
         assert!(
-            cache.view(&a, &wanted, 4).await?.is_empty(),
+            observe(&a, &wanted).await?.is_empty(),
             "a deleted object is missing"
         );
         Ok(())

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use capstan_cluster::compare::{Context, compare_app, differences_in};
 use capstan_cluster::live_cache::LiveCache;
-use capstan_cluster::prepare::located;
+use capstan_cluster::live_version::LiveVersion;
 use capstan_cluster::run::Run;
 use capstan_cluster::step::{Progress, Step, step};
 use capstan_cluster::{Catalog, Prepared, SyncRequest, prepare, sync};
@@ -74,7 +74,7 @@ async fn compare(
     catalog: &Catalog,
     (app, prepared, inventory): (&AppId, &[Prepared], &Inventory),
 ) -> anyhow::Result<Vec<String>> {
-    let live = cache.view(app, &located(prepared), 16).await?;
+    let live = cache.observe(app, prepared, inventory, &[], 16).await?;
     let cx = Context {
         client: capstan,
         catalog,
@@ -95,7 +95,7 @@ async fn compare_repeatedly(
     catalog: &Catalog,
     state: (&AppId, &[Prepared], &Inventory),
 ) -> anyhow::Result<(LiveCache, capstan_testenv::audit::AuditMark)> {
-    let cache = LiveCache::new(capstan.clone(), false);
+    let cache = LiveCache::new(capstan.clone());
     anyhow::ensure!(compare(capstan, &cache, catalog, state).await?.is_empty());
     let mark = ctx.audit()?.mark();
     for _ in 0..COMPARES {
@@ -150,38 +150,37 @@ async fn a_synced_application_is_compared_with_no_request_but_what_changed() -> 
         // A controller writes status: the live fingerprint ignores it.
         let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
         let status = json!({"status": {"observedGeneration": 1, "replicas": 1}});
+        let version = cache.version(&app);
         deployments
             .patch_status("app-000", &PatchParams::default(), &Patch::Merge(&status))
             .await?;
-        let seen = |field: &'static [&'static str], want: Value| {
-            let (cache, capstan, app) = (&cache, &capstan, &app);
-            let wanted = located(prepared.iter().filter(|p| p.key.name == "app-000"));
+        // The caches keep projections: that they saw a change shows in the application's
+        // live version.
+        let seen = |version: LiveVersion, what: &'static str| {
+            let (cache, app) = (&cache, &app);
             async move {
                 for _ in 0..100 {
-                    let live = cache.view(app, &wanted, 4).await?;
-                    if live
-                        .values()
-                        .any(|obj| field.iter().try_fold(obj, |o, k| o.get(k)) == Some(&want))
-                    {
+                    if cache.version(app) != version {
                         return anyhow::Ok(());
                     }
-                    let _ = capstan;
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                anyhow::bail!("the cache never saw {field:?} = {want}")
+                anyhow::bail!("the cache never saw {what}")
             }
         };
-        seen(&["status", "replicas"], json!(1)).await?;
+        seen(version, "the status change").await?;
         let mark = ctx.audit()?.mark();
         assert_eq!(
             compare(&capstan, &cache, &catalog, state).await?,
             Vec::<String>::new()
         );
-        let (n, log) = requests(&ctx, mark, AuditEvent::is_dry_run)?;
-        assert_eq!(n, 0, "a status-only change made dry-runs:\n{log}");
+        let (n, log) = requests(&ctx, mark, |e| e.is_dry_run() || e.is_get())?;
+        assert_eq!(n, 0, "a status-only change made dry-runs or GETs:\n{log}");
 
-        // Another field manager edits one ConfigMap: exactly that object differs, one dry-run.
+        // Another field manager edits one ConfigMap: exactly that object differs, read whole
+        // with one GET and dry-run once.
         let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
+        let version = cache.version(&app);
         let edit = PatchParams {
             field_manager: Some("kubectl-edit".into()),
             ..PatchParams::default()
@@ -192,17 +191,19 @@ async fn a_synced_application_is_compared_with_no_request_but_what_changed() -> 
             &Patch::Merge(json!({"data": {"LEVEL": "debug"}})),
         )
         .await?;
-        seen(&["data", "LEVEL"], json!("debug")).await?;
+        seen(version, "the edit").await?;
         let mark = ctx.audit()?.mark();
         let differing = compare(&capstan, &cache, &catalog, state).await?;
         assert_eq!(differing, [format!("ConfigMap {ns}/app-000")]);
         let (n, log) = requests(&ctx, mark, AuditEvent::is_dry_run)?;
         assert_eq!(n, 1, "one edited object, dry-runs:\n{log}");
+        let (n, log) = requests(&ctx, mark, AuditEvent::is_get)?;
+        assert_eq!(n, 1, "one edited object, GETs:\n{log}");
 
         // Compare once, then sync from that compare: the one write reverts the edit; nothing is
-        // read or dry-run a second time.
+        // read or dry-run a second time (the edited object is read whole once, for the compare).
         let mark = ctx.audit()?.mark();
-        let live = cache.view(&app, &located(&prepared), 16).await?;
+        let live = cache.observe(&app, &prepared, &inventory, &[], 16).await?;
         let cx = Context {
             client: &capstan,
             catalog: &catalog,
@@ -213,8 +214,13 @@ async fn a_synced_application_is_compared_with_no_request_but_what_changed() -> 
         };
         let comparison = compare_app(&cx, &prepared, &live, &inventory).await?;
         let request = SyncRequest::new(&app, &ns);
-        let mut run =
-            Run::from_comparison(prepared.clone(), live, comparison, &inventory, &request)?;
+        let mut run = Run::from_comparison(
+            prepared.clone(),
+            live.whole,
+            comparison,
+            &inventory,
+            &request,
+        )?;
         let mut progress = Progress::start(&run, SystemTime::now());
         loop {
             match step(
@@ -239,8 +245,8 @@ async fn a_synced_application_is_compared_with_no_request_but_what_changed() -> 
             "compare once and sync from it:\n{audit}"
         );
         assert_eq!(
-            count(AuditEvent::is_list) + count(AuditEvent::is_get),
-            0,
+            (count(AuditEvent::is_list), count(AuditEvent::is_get)),
+            (0, 1),
             "{audit}"
         );
         let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
@@ -326,7 +332,7 @@ async fn objects_not_created_yet_differ_without_a_dry_run() -> anyhow::Result<()
         let catalog = Catalog::discover(&capstan).await?;
         let prepared = prepare(objects(), &catalog, &ns, &app, SyncOptions::default())?;
         let inventory = Inventory::default();
-        let cache = LiveCache::new(capstan.clone(), false);
+        let cache = LiveCache::new(capstan.clone());
         let mark = ctx.audit()?.mark();
         let state = (&app, prepared.as_slice(), &inventory);
         let differing = compare(&capstan, &cache, &catalog, state).await?;

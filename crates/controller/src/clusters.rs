@@ -228,7 +228,7 @@ impl Remotes {
                 name: name.to_owned(),
                 source,
             })?;
-        let live = LiveCache::new(remote.clone(), false);
+        let live = LiveCache::new(remote.clone());
         let forwarding = match &self.changes {
             Some(changes) => tokio::spawn(forward(live.changes(), changes.clone())),
             None => tokio::spawn(async {}),

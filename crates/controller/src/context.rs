@@ -66,6 +66,8 @@ pub struct Context {
     /// Trusted keys by Secret (namespace, name), read once and forgotten when the Secret changes.
     trusted: std::sync::Mutex<std::collections::HashMap<(String, String), TrustedKeys>>,
     writers: std::sync::Mutex<std::collections::HashMap<String, Client>>,
+    /// The Applications not reconciled here whose kinds the caches were asked to watch.
+    warmed: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -157,7 +159,7 @@ impl Context {
         }));
         Ok(Context {
             git,
-            live: LiveCache::new(client.clone(), false),
+            live: LiveCache::new(client.clone()),
             catalog,
             client: client.clone(),
             parallelism: 16,
@@ -176,7 +178,25 @@ impl Context {
             credentials: std::sync::Mutex::default(),
             trusted: std::sync::Mutex::default(),
             writers: std::sync::Mutex::default(),
+            warmed: std::sync::Mutex::default(),
         })
+    }
+
+    /// Whether Application `id` is to be warmed now: the first time it is asked, and again
+    /// after `warmed(id, false)`.
+    pub fn to_warm(&self, id: &str) -> bool {
+        let warmed = self.warmed.lock();
+        warmed
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id.to_owned())
+    }
+
+    /// Records that warming `id` failed, so that it is tried again.
+    pub fn warm_failed(&self, id: &str) {
+        let warmed = self.warmed.lock();
+        warmed
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(id);
     }
 
     /// The client that writes `namespace`'s Application's objects: one impersonating

@@ -24,6 +24,7 @@ pub mod retry;
 pub mod shards;
 pub mod source;
 pub mod stages;
+pub mod thin;
 
 pub use commit_fs::CommitFs;
 pub use source::{Rendered, SourceError, render_revision};

@@ -26,7 +26,7 @@ use crate::context::Context;
 use crate::metrics::ReconcileResult;
 use crate::quiet::Inputs;
 use crate::stages::{self, Synced};
-use crate::{events, poll, retry};
+use crate::{events, poll, retry, thin};
 
 /// How long triggers of one Application are gathered into one reconcile.
 const DEBOUNCE: Duration = Duration::from_millis(500);
@@ -112,13 +112,25 @@ async fn apply(app: Arc<Application>, ctx: &Context) -> Result<Action, Reconcile
     let started = std::time::Instant::now();
     // A request already run whose removal the cache has not shown yet is not run again.
     let requested = app.operation.is_some() && !ctx.requests.ran(&app);
-    let (outcome, requeue, inputs) = pipeline(ctx, &app, &id, requested).await;
-    let Some(outcome) = outcome else {
+    let (outcome, requeue, inputs, whole) = pipeline(ctx, &app, &id, requested).await;
+    let Some(mut outcome) = outcome else {
         // Nothing it depends on changed since a compare found it Synced: nothing to report.
         let took = started.elapsed();
         ctx.metrics
             .record_reconcile(ReconcileResult::Unchanged, None, took);
         return Ok(Action::requeue(requeue));
+    };
+    // The status is computed from the Application whole, never from the thin copy.
+    let app = match whole {
+        Some(whole) => whole,
+        None => match thin::whole(&ctx.client, &app).await {
+            Ok(whole) => whole,
+            Err(failure) => {
+                outcome.failure = Some(failure);
+                record(ctx, &outcome, started.elapsed());
+                return Ok(Action::requeue(ERROR_REQUEUE));
+            }
+        },
     };
     record(ctx, &outcome, started.elapsed());
     // Skipped again only once this outcome is in status.
@@ -199,6 +211,10 @@ async fn report(
 /// `capstan.dev/prune-on-delete` annotation asks), each only if this Application owns it;
 /// otherwise they stay as they are. Never another Application's objects.
 async fn cleanup(app: &Application, ctx: &Context) -> Result<Action, ReconcileError> {
+    // The inventory it deletes from is not in the thin copy.
+    let app = &*thin::whole(&ctx.client, app)
+        .await
+        .map_err(|failure| ReconcileError::Cleanup(failure.message))?;
     let prunes = app
         .spec
         .sync_policy
@@ -219,15 +235,19 @@ async fn cleanup(app: &Application, ctx: &Context) -> Result<Action, ReconcileEr
     Ok(Action::await_change())
 }
 
-/// The stages, in order; returns what status needs (`None`: a re-compare skipped, nothing it
-/// depends on changed since the last found everything Synced), when to look again, and, when
-/// everything is Synced, what the compare depended on.
-async fn pipeline(
-    ctx: &Context,
-    app: &Application,
-    id: &AppId,
-    requested: bool,
-) -> (Option<ReconcileOutcome>, Duration, Option<Inputs>) {
+/// What a pipeline returns: what status needs (`None`: a re-compare skipped, nothing it
+/// depends on changed since the last found everything Synced), when to look again, when
+/// everything is Synced what the compare depended on, and the Application whole if it was read.
+type Pipelined = (
+    Option<ReconcileOutcome>,
+    Duration,
+    Option<Inputs>,
+    Option<Arc<Application>>,
+);
+
+/// The stages, in order, from the thin copy `app`: read whole once a re-compare cannot be
+/// skipped (see [`Pipelined`]).
+async fn pipeline(ctx: &Context, app: &Application, id: &AppId, requested: bool) -> Pipelined {
     let interval = app.spec.refresh_interval();
     let refresh = retry::jittered(interval.unwrap_or(retry::DEFAULT_REFRESH), &id.to_string());
     let mut outcome = ReconcileOutcome {
@@ -236,24 +256,24 @@ async fn pipeline(
         ..ReconcileOutcome::default()
     };
     if app.spec.suspend {
-        return (Some(outcome), refresh, None);
+        return (Some(outcome), refresh, None, None);
     }
     // Dependencies are awaited without polling: their status changes trigger this reconcile.
     match stages::waiting_for(ctx, app).await {
         Ok(waiting) if !waiting.is_empty() => {
             outcome.waiting_for = waiting;
-            return (Some(outcome), refresh, None);
+            return (Some(outcome), refresh, None, None);
         }
         Ok(_) => {}
         Err(failure) => {
             outcome.failure = Some(failure);
-            return (Some(outcome), ERROR_REQUEUE, None);
+            return (Some(outcome), ERROR_REQUEUE, None, None);
         }
     }
-    let previous = previous_inventory(app);
     let requested = requested.then(|| requested_sync(app)).flatten();
     // What this compare depends on, taken before it reads anything live.
     let mut inputs = None;
+    let mut whole = None;
     let result: Result<Did, Failure> = async {
         let creds = stages::credentials(ctx, app).await?;
         let revision = requested.as_ref().map(|(op, _)| op.revision.clone());
@@ -268,6 +288,8 @@ async fn pipeline(
                 return Ok(Did::Unchanged);
             }
         }
+        let app = &*whole.insert(thin::whole(&ctx.client, app).await?);
+        let previous = previous_inventory(app);
         let rendered = stages::render(ctx, app, &creds, revision.as_deref(), fresh).await?;
         let sha = rendered.commit.sha.clone();
         if requested.is_none() && inputs.as_ref().is_none_or(|i| i.commit != sha) {
@@ -309,7 +331,7 @@ async fn pipeline(
     let in_sync = matches!(result, Ok(Did::InSync));
     let inputs = inputs.filter(|_| in_sync);
     let (outcome, requeue) = match result {
-        Ok(Did::Unchanged) => return (None, refresh, None),
+        Ok(Did::Unchanged) => return (None, refresh, None, None),
         Ok(Did::Sync(synced, by)) => {
             let synced = *synced;
             let failed = synced.operation.phase == OperationPhase::Failed;
@@ -343,7 +365,7 @@ async fn pipeline(
             (Some(outcome), after)
         }
     };
-    (outcome, requeue, inputs)
+    (outcome, requeue, inputs, whole)
 }
 
 /// The sync a user asked for in `operation`, resolved against the spec.
@@ -559,13 +581,13 @@ pub async fn run(
         Some(namespace) => Api::namespaced(ctx.client.clone(), namespace),
         None => Api::all(ctx.client.clone()),
     };
-    // The Applications as the controller keeps them: without `managedFields`, which nothing
-    // here reads (a status written from such a copy leaves the stored ones as they are).
+    // The Applications as the controller keeps them: thin copies (see `thin`), without
+    // `managedFields` (a status written from such a copy leaves the stored ones as they are).
     let (known, writer) = kube::runtime::reflector::store();
     let pages = watcher::Config::default().page_size(capstan_cluster::live_cache::LIST_PAGE);
     let stream = watcher(applications.clone(), pages.clone())
         .default_backoff()
-        .modify(|app| app.meta_mut().managed_fields = None)
+        .modify(thin::thin)
         .reflect(writer)
         .applied_objects();
     let controller = Controller::for_stream(stream, known.clone());

@@ -11,13 +11,12 @@ use capstan_api::application::{
 };
 use capstan_api::{InventoryEntry, Operation, OperationState, Reason, SyncStatus};
 use capstan_cluster::compare::{Comparison, Context as CompareContext, compare_app};
-use capstan_cluster::prepare::located;
+use capstan_cluster::observed::Observed;
 use capstan_cluster::run::Run;
 use capstan_cluster::step::{Progress, Step, step};
 use capstan_cluster::{Prepared, SyncRequest, prepare};
 use capstan_core::app_status::{Failure, ObjectState};
 use capstan_core::diff::DiffState;
-use capstan_core::health::assess;
 use capstan_core::ignore::IgnoreRule;
 use capstan_core::inventory::{Inventory, Record};
 use capstan_core::object::ObjectKey;
@@ -225,9 +224,20 @@ pub async fn delete_objects(ctx: &Context, app: &Application) -> Result<(), Fail
 
 /// Keeps the shared caches of `app`'s cluster watching the kinds of its inventory, without
 /// reconciling it: a standby replica, or one holding other shards, takes it over with warm
-/// caches. Failures are left to the reconcile that takes it over.
+/// caches. Done once per Application (its inventory is read whole: the thin copy lacks it);
+/// failures are left to the reconcile that takes it over.
 pub async fn warm(ctx: &Context, app: &Application) {
-    let Some(status) = &app.status else {
+    let Some(id) = app_id(app) else {
+        return;
+    };
+    if app.status.is_none() || !ctx.to_warm(id.as_str()) {
+        return;
+    }
+    let Ok(whole) = crate::thin::whole(&ctx.client, app).await else {
+        ctx.warm_failed(id.as_str());
+        return;
+    };
+    let Some(status) = &whole.status else {
         return;
     };
     let Ok(inventory) = Inventory::from_entries(status.inventory.clone()) else {
@@ -368,40 +378,27 @@ pub async fn prepared(
         .map_err(|err| failure(err.reason(), err.to_string(), err.is_retryable()))
 }
 
-/// The comparison of the objects with the live state of the shared caches.
+/// The comparison of the objects with the live state of the shared caches: objects their
+/// projections show in sync are settled, every other one is read whole (an object an
+/// `ignoreDifferences` rule selects always is).
 pub async fn compare(
     ctx: &Context,
     app: &Application,
     id: &AppId,
     prepared: &[Prepared],
     previous: &Inventory,
-) -> Result<(HashMapLive, Comparison), Failure> {
+) -> Result<(Observed, Comparison), Failure> {
     let error = |err: capstan_cluster::ClusterError| {
         failure(err.reason(), err.to_string(), err.is_retryable())
     };
     let cluster = cluster(ctx, app).await?;
-    let mut live = cluster
+    let rules = ignore_rules(app);
+    let live = cluster
         .live()
-        .view(id, &located(prepared), ctx.parallelism)
+        .observe(id, prepared, previous, &rules, ctx.parallelism)
         .await
         .map_err(error)?;
     let writer = writer(ctx, &cluster, app)?;
-    let rules = ignore_rules(app);
-    // A rule by field manager reads who owns which field, which the caches drop: the objects it
-    // selects are read whole.
-    let by_manager: Vec<_> = located(prepared)
-        .into_iter()
-        .filter(|(key, _)| {
-            let selects = |r: &IgnoreRule| !r.managed_fields_managers.is_empty() && r.selects(key);
-            rules.iter().any(selects)
-        })
-        .collect();
-    if !by_manager.is_empty() {
-        let whole = capstan_cluster::live::fetch(&writer, &by_manager, ctx.parallelism)
-            .await
-            .map_err(error)?;
-        live.extend(whole);
-    }
     let catalog = cluster.catalog().read().await;
     let cx = CompareContext {
         client: &writer,
@@ -498,21 +495,18 @@ fn writer(
     })
 }
 
-/// Live objects by identity.
-pub type HashMapLive = std::collections::HashMap<ObjectKey, Value>;
-
 /// Each object as status reports it: desired objects with their sync state and health, then
 /// the owned objects that left the desired set and require pruning.
 pub fn object_states(
     prepared: &[Prepared],
-    live: &HashMapLive,
+    live: &Observed,
     comparison: &Comparison,
 ) -> Vec<ObjectState> {
     let mut out: Vec<ObjectState> = prepared
         .iter()
         .zip(&comparison.compared)
         .map(|(p, c)| {
-            let health = live.get(&p.key).map(assess);
+            let health = live.health(&p.key);
             ObjectState {
                 object: p.key.entry(p.version()),
                 sync: match c.diff.state {
@@ -558,7 +552,7 @@ pub async fn sync(
     ctx: &Context,
     app: &Application,
     id: &AppId,
-    (prepared, live, comparison): (Vec<Prepared>, HashMapLive, Comparison),
+    (prepared, live, comparison): (Vec<Prepared>, Observed, Comparison),
     previous: &Inventory,
     operation: Operation,
     revision: &str,
@@ -587,7 +581,7 @@ pub async fn sync(
         ignore: ignore_rules(app),
         ..SyncRequest::new(id, &destination_namespace(app))
     };
-    let mut run = Run::from_comparison(prepared, live, comparison, previous, &request)
+    let mut run = Run::from_comparison(prepared, live.whole, comparison, previous, &request)
         .map_err(|err| failure(err.reason(), err.to_string(), err.is_retryable()))?;
     let mut progress = Progress::start(&run, SystemTime::now());
     if operation.dry_run {

@@ -37,6 +37,28 @@ pub fn unchanged(
     }
 }
 
+/// The live fingerprint of `live` as [`applied`] records it, for a cache to keep instead of
+/// the object; `None` for objects that are never fingerprinted (Secrets).
+pub fn live(key: &ObjectKey, live: &Value) -> Option<String> {
+    fingerprintable(key).then(|| hash(&normalize(live)))
+}
+
+/// Whether `body` and a live object whose fingerprint is `live` (from [`live`]) are exactly
+/// what was applied and read back last time.
+pub fn unchanged_seen(
+    key: &ObjectKey,
+    last: Option<&AppliedFingerprints>,
+    body: &Value,
+    live: Option<&str>,
+) -> bool {
+    match (last, live) {
+        (Some(last), Some(live)) if fingerprintable(key) => {
+            last.live == live && last.desired == hash(body)
+        }
+        _ => false,
+    }
+}
+
 fn fingerprintable(key: &ObjectKey) -> bool {
     !(key.group.is_empty() && key.kind == "Secret")
 }
@@ -106,6 +128,36 @@ mod tests {
             !unchanged(&k, None, &body, &live("10", "x", "1")),
             "nothing known"
         );
+    }
+
+    #[test]
+    fn a_kept_live_fingerprint_decides_as_the_whole_object_would() {
+        let k = key("ConfigMap");
+        let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "1"}});
+        let last = applied(&k, &body, &live("10", "x", "1"));
+        for (now, body) in [
+            (live("11", "y", "1"), &body),
+            (live("12", "x", "edited"), &body),
+            (
+                live("10", "x", "1"),
+                &json!({"kind": "ConfigMap", "data": {"a": "2"}}),
+            ),
+        ] {
+            let seen = super::live(&k, &now);
+            assert_eq!(
+                unchanged_seen(&k, last.as_ref(), body, seen.as_deref()),
+                unchanged(&k, last.as_ref(), body, &now),
+                "{now} / {body}"
+            );
+        }
+        assert!(!unchanged_seen(
+            &k,
+            None,
+            &body,
+            super::live(&k, &body).as_deref()
+        ));
+        let secret = key("Secret");
+        assert_eq!(super::live(&secret, &body), None);
     }
 
     #[test]

@@ -24,7 +24,9 @@
 //! which shows what a slow phase waits on. Run with `cargo xtask bench controller`;
 //! `CAPSTAN_KUBECTL` names kubectl, `CAPSTAN_TESTENV_BIN_DIR` the Kubernetes test binaries;
 //! `RUST_LOG` is passed to the controller; with `CAPSTAN_BENCH_KEEP` set, its log and the audit
-//! log are kept in the run's directory.
+//! log are kept in the run's directory. `CAPSTAN_BENCH_MEMORY_ONLY` measures the controller's
+//! cold start, change and idle window alone (no kubectl floor, no two replicas): a quicker run
+//! when only its memory and idle figures are wanted.
 
 mod cost;
 mod ha;
@@ -101,6 +103,9 @@ async fn bench(apps: usize) -> anyhow::Result<Point> {
         "bench: {apps} Applications: starting the control plane (workload tier) and the git servers"
     );
     let env = Env::start(apps).await?;
+    if std::env::var_os("CAPSTAN_BENCH_MEMORY_ONLY").is_some() {
+        return memory_only(&env).await;
+    }
     let kubectl = Kubectl {
         binary: capstan_testenv::binaries::kubectl(),
         kubeconfig: env.plane.admin_kubeconfig().to_owned(),
@@ -155,6 +160,41 @@ async fn bench(apps: usize) -> anyhow::Result<Point> {
         let _ = std::fs::remove_dir_all(&env.root);
     }
     Ok(point)
+}
+
+/// The controller alone: cold start, change, idle; its memory and idle figures.
+async fn memory_only(env: &Env) -> anyhow::Result<Point> {
+    let mut run = Run::start(env)?;
+    let (_, cold) = run.cold().await?;
+    let change = run.change().await?;
+    let idle = run.idle().await?;
+    let memory = Memory::of(run.controller.pid())?;
+    run.controller.stop()?;
+    let idle_cpu = idle.controller_cpu / idle.seconds * 100.0;
+    eprintln!(
+        "\n{} Applications, the controller alone: cold {:.1} s, change {:.1} s; idle CPU \
+         {idle_cpu:.1}%, {} idle writes; RSS peak {:.1} MiB, at the end {:.1} MiB ({:.1} \
+         anonymous, {:.1} of files)",
+        env.apps,
+        cold.seconds,
+        change.seconds,
+        idle.writes,
+        memory.peak,
+        memory.now,
+        memory.anon,
+        memory.file,
+    );
+    let _ = std::fs::remove_dir_all(&env.root);
+    Ok(Point {
+        apps: env.apps,
+        floor: Duration::ZERO,
+        cold: cold.seconds,
+        change: change.seconds,
+        sharded_change: 0.0,
+        memory,
+        idle_cpu,
+        idle_writes: idle.writes,
+    })
 }
 
 /// The controller at work on the environment, and the watch that times it.

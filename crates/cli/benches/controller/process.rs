@@ -185,6 +185,10 @@ pub struct Memory {
     pub peak: f64,
     /// `VmRSS`.
     pub now: f64,
+    /// Of `VmRSS`: anonymous memory (`RssAnon`: the heap, stacks) and pages of files
+    /// (`RssFile`: the binary's and its libraries' code and data as far as it was touched).
+    pub anon: f64,
+    pub file: f64,
 }
 
 impl Memory {
@@ -194,6 +198,8 @@ impl Memory {
         Ok(Memory {
             peak: status_mib(&status, "VmHWM:")?,
             now: status_mib(&status, "VmRSS:")?,
+            anon: status_mib(&status, "RssAnon:")?,
+            file: status_mib(&status, "RssFile:")?,
         })
     }
 }

@@ -140,9 +140,9 @@ pub fn summary(s: &Summary<'_>) {
         String::new()
     };
     eprintln!(
-        "controller RSS: peak (VmHWM) {:.1} MiB, at the end of the idle window (VmRSS) {:.1} MiB\
-         {rss_target}",
-        s.memory.peak, s.memory.now,
+        "controller RSS: peak (VmHWM) {:.1} MiB, at the end of the idle window (VmRSS) {:.1} MiB \
+         ({:.1} anonymous, {:.1} of files){rss_target}",
+        s.memory.peak, s.memory.now, s.memory.anon, s.memory.file,
     );
     for (phase, cost) in [("cold", s.cold), ("change", s.change), ("idle", s.idle)] {
         eprintln!(
