@@ -153,13 +153,20 @@ async fn bench(apps: usize) -> anyhow::Result<Point> {
         memory,
         sharded: &sharded,
     });
+    keep_or_remove(&env)?;
+    Ok(point)
+}
+
+/// Keeps the run's directory, with the audit log, when `CAPSTAN_BENCH_KEEP` is set; else removes
+/// it.
+fn keep_or_remove(env: &Env) -> anyhow::Result<()> {
     if std::env::var_os("CAPSTAN_BENCH_KEEP").is_some() {
         std::fs::copy(env.plane.audit_log().path(), env.root.join("audit.log"))?;
         eprintln!("bench: kept {} (with the audit log)", env.root.display());
     } else {
         let _ = std::fs::remove_dir_all(&env.root);
     }
-    Ok(point)
+    Ok(())
 }
 
 /// The controller alone: cold start, change, idle; its memory and idle figures.
@@ -184,7 +191,7 @@ async fn memory_only(env: &Env) -> anyhow::Result<Point> {
         memory.anon,
         memory.file,
     );
-    let _ = std::fs::remove_dir_all(&env.root);
+    keep_or_remove(env)?;
     Ok(Point {
         apps: env.apps,
         floor: Duration::ZERO,
