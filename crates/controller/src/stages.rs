@@ -333,8 +333,8 @@ pub async fn recent_commit(
 }
 
 /// What a compare of `app` at `commit` depends on, taken before it reads anything live; `None`
-/// when it depends on more (objects read whole for an `ignoreDifferences` rule by field manager,
-/// which no watch follows, or a cluster that cannot be reached).
+/// when it depends on more (an `ignoreDifferences` rule by field manager, which reads who owns
+/// which field from the objects read whole, or a cluster that cannot be reached).
 pub async fn quiet_inputs(
     ctx: &Context,
     app: &Application,
