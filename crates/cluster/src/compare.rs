@@ -88,7 +88,9 @@ pub struct Context<'a> {
 }
 
 /// [`differences`] against live objects already in hand — from the shared watch caches
-/// (`LiveCache::observe`), for a controller: while nothing changed, this makes no API call at all.
+/// (`LiveCache::observe`), for a controller: while nothing changed, this makes no API call for
+/// the objects the caches settle (all but Secrets and objects an `ignoreDifferences` rule
+/// selects, which are read whole).
 pub async fn differences_in(
     cx: &Context<'_>,
     prepared: &[Prepared],

@@ -219,11 +219,14 @@ impl LiveCache {
                         versions.listed();
                         listed.send_replace(true);
                     }
+                    // The store changes before the version moves: whoever sees the new version
+                    // reads the new projection (a compare that took the old version may have
+                    // read either, and is compared again).
                     Ok(watcher::Event::Apply(obj)) => {
-                        notify(&changes, &versions, tracking_id(&obj));
                         let (key, seen) = project(obj, &resource);
                         let now = seen.tracking_id.clone();
                         let before = objects.write().insert(key, seen);
+                        notify(&changes, &versions, now.as_deref());
                         // An object another application took over leaves its former owner too.
                         let before = before.and_then(|b| b.tracking_id.clone());
                         if before.as_deref().and_then(owner) != now.as_deref().and_then(owner) {
@@ -231,8 +234,8 @@ impl LiveCache {
                         }
                     }
                     Ok(watcher::Event::Delete(obj)) => {
-                        notify(&changes, &versions, tracking_id(&obj));
                         objects.write().remove(&name_of(&obj));
+                        notify(&changes, &versions, tracking_id(&obj));
                     }
                     Err(err) => {
                         let plural = &resource.api.plural;

@@ -123,13 +123,14 @@ async fn the_cache_serves_only_the_owner_and_a_miss_is_read_before_it_counts_as_
         // projection no longer shows it as applied, so it is read whole.
         let relabel = json!({"metadata": {"labels": {"capstan.dev/app": "a"}},
             "data": {"a": "edited"}});
+        // Taken before the patch: the watch may see it before the patch returns.
+        let version = cache.version(&a);
         maps.patch(
             "owned-by-a",
             &PatchParams::default(),
             &Patch::Merge(&relabel),
         )
         .await?;
-        let version = cache.version(&a);
         for _ in 0..100 {
             if cache.version(&a) != version {
                 break;

@@ -66,8 +66,9 @@ pub struct Context {
     /// Trusted keys by Secret (namespace, name), read once and forgotten when the Secret changes.
     trusted: std::sync::Mutex<std::collections::HashMap<(String, String), TrustedKeys>>,
     writers: std::sync::Mutex<std::collections::HashMap<String, Client>>,
-    /// The Applications not reconciled here whose kinds the caches were asked to watch.
-    warmed: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The Applications not reconciled here whose kinds the caches were asked to watch, with the
+    /// synced revision they were warmed at.
+    warmed: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -182,13 +183,14 @@ impl Context {
         })
     }
 
-    /// Whether Application `id` is to be warmed now: the first time it is asked, and again
-    /// after `warmed(id, false)`.
-    pub fn to_warm(&self, id: &str) -> bool {
+    /// Whether Application `id`, synced at `revision`, is to be warmed now: the first time it is
+    /// asked at that revision, and again after `warm_failed(id)`.
+    pub fn to_warm(&self, id: &str, revision: &str) -> bool {
         let warmed = self.warmed.lock();
-        warmed
+        let before = warmed
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(id.to_owned())
+            .insert(id.to_owned(), revision.to_owned());
+        before.as_deref() != Some(revision)
     }
 
     /// Records that warming `id` failed, so that it is tried again.

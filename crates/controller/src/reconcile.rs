@@ -120,7 +120,9 @@ async fn apply(app: Arc<Application>, ctx: &Context) -> Result<Action, Reconcile
             .record_reconcile(ReconcileResult::Unchanged, None, took);
         return Ok(Action::requeue(requeue));
     };
-    // The status is computed from the Application whole, never from the thin copy.
+    // The status is computed from the Application whole, never from the thin copy; the versions
+    // seen start with the thin copy's, which a later reconcile from the cache may start from.
+    let thin_version = app.metadata.resource_version.clone();
     let app = match whole {
         Some(whole) => whole,
         None => match thin::whole(&ctx.client, &app).await {
@@ -136,13 +138,16 @@ async fn apply(app: Arc<Application>, ctx: &Context) -> Result<Action, Reconcile
     // Skipped again only once this outcome is in status.
     ctx.quiet.set(&id, None);
     let api = Api::<Application>::namespaced(ctx.client.clone(), namespace);
-    let versions =
+    let mut versions =
         report(ctx, &api, &app, &outcome)
             .await
             .map_err(|source| ReconcileError::Status {
                 app: id.to_string(),
                 source,
             })?;
+    if let Some(thin) = thin_version.filter(|v| !versions.contains(v)) {
+        versions.insert(0, thin);
+    }
     ctx.quiet.set(&id, inputs);
     let version = versions.last().cloned();
     // A request is taken off only once its result is in status, so a crash never loses it; one
@@ -289,6 +294,8 @@ async fn pipeline(ctx: &Context, app: &Application, id: &AppId, requested: bool)
             }
         }
         let app = &*whole.insert(thin::whole(&ctx.client, app).await?);
+        // What is rendered, compared and synced is this read's spec.
+        outcome.generation = app.metadata.generation;
         let previous = previous_inventory(app);
         let rendered = stages::render(ctx, app, &creds, revision.as_deref(), fresh).await?;
         let sha = rendered.commit.sha.clone();

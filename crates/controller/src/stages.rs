@@ -224,27 +224,46 @@ pub async fn delete_objects(ctx: &Context, app: &Application) -> Result<(), Fail
 
 /// Keeps the shared caches of `app`'s cluster watching the kinds of its inventory, without
 /// reconciling it: a standby replica, or one holding other shards, takes it over with warm
-/// caches. Done once per Application (its inventory is read whole: the thin copy lacks it);
-/// failures are left to the reconcile that takes it over.
+/// caches. Done once per Application and synced revision (its inventory is read whole: the thin
+/// copy lacks it), and tried again after a failure or while its inventory is empty; failures are
+/// otherwise left to the reconcile that takes it over.
 pub async fn warm(ctx: &Context, app: &Application) {
     let Some(id) = app_id(app) else {
         return;
     };
-    if app.status.is_none() || !ctx.to_warm(id.as_str()) {
+    let revision = app
+        .status
+        .as_ref()
+        .and_then(|s| s.sync.as_ref())
+        .and_then(|s| s.revision.clone());
+    let Some(revision) = revision else {
+        return;
+    };
+    if !ctx.to_warm(id.as_str(), &revision) {
         return;
     }
-    let Ok(whole) = crate::thin::whole(&ctx.client, app).await else {
+    let warmed = warm_kinds(ctx, app).await;
+    if !warmed {
         ctx.warm_failed(id.as_str());
-        return;
+    }
+}
+
+/// Starts the watches of the kinds `app`'s inventory holds; whether it did.
+async fn warm_kinds(ctx: &Context, app: &Application) -> bool {
+    let Ok(whole) = crate::thin::whole(&ctx.client, app).await else {
+        return false;
     };
     let Some(status) = &whole.status else {
-        return;
+        return false;
     };
     let Ok(inventory) = Inventory::from_entries(status.inventory.clone()) else {
-        return;
+        return false;
     };
+    if inventory.is_empty() {
+        return false;
+    }
     let Ok(cluster) = cluster(ctx, app).await else {
-        return;
+        return false;
     };
     let kinds: std::collections::BTreeSet<(String, String)> = inventory
         .iter()
@@ -258,7 +277,9 @@ pub async fn warm(ctx: &Context, app: &Application) {
     }
     if let Err(error) = cluster.live().warm(&resources).await {
         tracing::debug!(%error, "cannot warm the caches of an application not reconciled here");
+        return false;
     }
+    true
 }
 
 /// The Application's id, `namespace/name`, when it has both.
