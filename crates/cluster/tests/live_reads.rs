@@ -95,13 +95,15 @@ async fn the_cache_serves_only_the_owner_and_a_miss_is_read_before_it_counts_as_
 
         // The ownership label is removed by hand: the object leaves the watch, but is not gone.
         let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
-        let unlabel = json!({"metadata": {"labels": {"capstan.dev/app": null}}});
-        maps.patch(
-            "owned-by-a",
-            &PatchParams::default(),
-            &Patch::Merge(&unlabel),
-        )
-        .await?;
+        let patch = |body: serde_json::Value| {
+            let maps = maps.clone();
+            async move {
+                let params = PatchParams::default();
+                maps.patch("owned-by-a", &params, &Patch::Merge(&body))
+                    .await
+            }
+        };
+        patch(json!({"metadata": {"labels": {"capstan.dev/app": null}}})).await?;
         for _ in 0..100 {
             let mark = ctx.audit()?.mark();
             let seen = observe(&a, &wanted).await?;
@@ -121,16 +123,10 @@ async fn the_cache_serves_only_the_owner_and_a_miss_is_read_before_it_counts_as_
 
         // Labelled again and changed by another writer: served by the watch, but its
         // projection no longer shows it as applied, so it is read whole.
-        let relabel = json!({"metadata": {"labels": {"capstan.dev/app": "a"}},
-            "data": {"a": "edited"}});
         // Taken before the patch: the watch may see it before the patch returns.
         let version = cache.version(&a);
-        maps.patch(
-            "owned-by-a",
-            &PatchParams::default(),
-            &Patch::Merge(&relabel),
-        )
-        .await?;
+        patch(json!({"metadata": {"labels": {"capstan.dev/app": "a"}}, "data": {"a": "edited"}}))
+            .await?;
         for _ in 0..100 {
             if cache.version(&a) != version {
                 break;

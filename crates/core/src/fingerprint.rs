@@ -18,9 +18,9 @@ use crate::object::ObjectKey;
 /// The fingerprints of `key` after applying `body` and reading back `live`; `None` for objects
 /// that are never fingerprinted (Secrets).
 pub fn applied(key: &ObjectKey, body: &Value, live: &Value) -> Option<AppliedFingerprints> {
-    fingerprintable(key).then(|| AppliedFingerprints {
+    Some(AppliedFingerprints {
+        live: self::live(key, live)?,
         desired: hash(body),
-        live: hash(&normalize(live)),
     })
 }
 
@@ -31,10 +31,7 @@ pub fn unchanged(
     body: &Value,
     live: &Value,
 ) -> bool {
-    match (last, applied(key, body, live)) {
-        (Some(last), Some(now)) => *last == now,
-        _ => false,
-    }
+    last.is_some() && unchanged_seen(last, body, self::live(key, live).as_deref())
 }
 
 /// The live fingerprint of `live` as [`applied`] records it, for a cache to keep instead of
@@ -46,15 +43,12 @@ pub fn live(key: &ObjectKey, live: &Value) -> Option<String> {
 /// Whether `body` and a live object whose fingerprint is `live` (from [`live`]) are exactly
 /// what was applied and read back last time.
 pub fn unchanged_seen(
-    key: &ObjectKey,
     last: Option<&AppliedFingerprints>,
     body: &Value,
     live: Option<&str>,
 ) -> bool {
     match (last, live) {
-        (Some(last), Some(live)) if fingerprintable(key) => {
-            last.live == live && last.desired == hash(body)
-        }
+        (Some(last), Some(live)) => last.live == live && last.desired == hash(body),
         _ => false,
     }
 }
@@ -145,13 +139,12 @@ mod tests {
         ] {
             let seen = super::live(&k, &now);
             assert_eq!(
-                unchanged_seen(&k, last.as_ref(), body, seen.as_deref()),
+                unchanged_seen(last.as_ref(), body, seen.as_deref()),
                 unchanged(&k, last.as_ref(), body, &now),
                 "{now} / {body}"
             );
         }
         assert!(!unchanged_seen(
-            &k,
             None,
             &body,
             super::live(&k, &body).as_deref()
